@@ -87,3 +87,9 @@ class WebhookDeliveryError(StancewatchError):
 
 class TransientWebhookError(WebhookDeliveryError):
     """A delivery attempt worth retrying (timeout, connection error, 5xx, 429)."""
+
+
+class ConflictError(InvalidInputError):
+    """The thing already exists (a feed URL that is already watched)."""
+
+    _default_message = "already exists"
