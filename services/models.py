@@ -80,9 +80,9 @@ class Article(Base):
     last_modified: Mapped[str | None] = mapped_column(Text)
     raw_hash: Mapped[str | None] = mapped_column(String(64))
     # The version whose text the page shows now (a page may flip back to an earlier text).
-    current_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("article_versions.id", use_alter=True, name="fk_articles_current_version", ondelete="SET NULL")
-    )
+    # No foreign key: articles and article_versions would reference each other, which needs
+    # ALTER-time constraints that SQLite cannot add. Versions are never deleted on their own.
+    current_version_id: Mapped[int | None] = mapped_column(Integer)
     check_interval_seconds: Mapped[int] = mapped_column(Integer, default=600)
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
     recheck_until: Mapped[datetime | None]

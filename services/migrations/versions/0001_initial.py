@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:08:54.443803
+Create Date: 2026-11-28 16:12:54.895856
 """
 
 from collections.abc import Sequence
@@ -84,13 +84,6 @@ def upgrade() -> None:
         sa.Column("last_checked_at", services.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("first_seen_at", services.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["current_version_id"],
-            ["article_versions.id"],
-            name="fk_articles_current_version",
-            ondelete="SET NULL",
-            use_alter=True,
-        ),
         sa.ForeignKeyConstraint(["feed_id"], ["feeds.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("feed_id", "entry_key", name="uq_article_feed_entry"),
