@@ -99,61 +99,100 @@ def _setting(env: str, parse: Callable[[str, str], Any], help: str, default: Any
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = _setting(
-        "STANCEWATCH_DATA_DIR", lambda n, v: Path(v), "directory for the SQLite file and embedded broker",
+        "STANCEWATCH_DATA_DIR",
+        lambda n, v: Path(v),
+        "directory for the SQLite file and embedded broker",
         Path(".stancewatch"),
     )
     database_url: str = _setting(
-        "DATABASE_URL", parse_database_url, "SQLAlchemy URL; default: a SQLite file in the data directory", "",
+        "DATABASE_URL",
+        parse_database_url,
+        "SQLAlchemy URL; default: a SQLite file in the data directory",
+        "",
     )
     broker_url: str = _setting(
-        "BROKER_URL", parse_broker_url, "Celery broker; default: an embedded broker in the data directory",
+        "BROKER_URL",
+        parse_broker_url,
+        "Celery broker; default: an embedded broker in the data directory",
         EMBEDDED_BROKER_URL,
     )
     admin_token: str | None = _setting(
-        "STANCEWATCH_ADMIN_TOKEN", lambda n, v: v or None, "bearer token required for every HTTP write", None,
+        "STANCEWATCH_ADMIN_TOKEN",
+        lambda n, v: v or None,
+        "bearer token required for every HTTP write",
+        None,
     )
     allow_private_urls: bool = _setting(
-        "STANCEWATCH_ALLOW_PRIVATE_URLS", parse_bool,
-        "allow feed and webhook URLs on loopback/private networks (tests, demo)", False,
+        "STANCEWATCH_ALLOW_PRIVATE_URLS",
+        parse_bool,
+        "allow feed and webhook URLs on loopback/private networks (tests, demo)",
+        False,
     )
     default_interval: int = _setting(
-        "STANCEWATCH_DEFAULT_INTERVAL", parse_positive_int, "default feed poll interval in seconds", 600,
+        "STANCEWATCH_DEFAULT_INTERVAL",
+        parse_positive_int,
+        "default feed poll interval in seconds",
+        600,
     )
     fetch_connect_timeout: float = _setting(
-        "STANCEWATCH_FETCH_CONNECT_TIMEOUT", parse_positive_float, "connect timeout for feeds and pages (s)", 10.0,
+        "STANCEWATCH_FETCH_CONNECT_TIMEOUT",
+        parse_positive_float,
+        "connect timeout for feeds and pages (s)",
+        10.0,
     )
     fetch_read_timeout: float = _setting(
-        "STANCEWATCH_FETCH_TIMEOUT", parse_positive_float, "read timeout and total time cap for one fetch (s)", 30.0,
+        "STANCEWATCH_FETCH_TIMEOUT",
+        parse_positive_float,
+        "read timeout and total time cap for one fetch (s)",
+        30.0,
     )
     max_fetch_bytes: int = _setting(
-        "STANCEWATCH_MAX_FETCH_BYTES", parse_positive_int, "size cap for one feed or page", 10 * 1024 * 1024,
+        "STANCEWATCH_MAX_FETCH_BYTES",
+        parse_positive_int,
+        "size cap for one feed or page",
+        10 * 1024 * 1024,
     )
     recheck_max_interval: int = _setting(
-        "STANCEWATCH_RECHECK_MAX_INTERVAL", parse_positive_int,
-        "longest gap between re-fetches of a known article (s)", 24 * 3600,
+        "STANCEWATCH_RECHECK_MAX_INTERVAL",
+        parse_positive_int,
+        "longest gap between re-fetches of a known article (s)",
+        24 * 3600,
     )
     recheck_window: int = _setting(
-        "STANCEWATCH_RECHECK_WINDOW", parse_positive_int,
-        "stop re-fetching an article this long after its entry last changed (s)", 14 * 24 * 3600,
+        "STANCEWATCH_RECHECK_WINDOW",
+        parse_positive_int,
+        "stop re-fetching an article this long after its entry last changed (s)",
+        14 * 24 * 3600,
     )
     webhook_timeout: float = _setting(
-        "STANCEWATCH_WEBHOOK_TIMEOUT", parse_positive_float, "timeout of one webhook attempt (s)", 15.0,
+        "STANCEWATCH_WEBHOOK_TIMEOUT",
+        parse_positive_float,
+        "timeout of one webhook attempt (s)",
+        15.0,
     )
     webhook_schedule: tuple[float, ...] = _setting(
-        "STANCEWATCH_WEBHOOK_SCHEDULE", parse_schedule,
-        "delays before each webhook attempt, comma-separated seconds", DEFAULT_WEBHOOK_SCHEDULE,
+        "STANCEWATCH_WEBHOOK_SCHEDULE",
+        parse_schedule,
+        "delays before each webhook attempt, comma-separated seconds",
+        DEFAULT_WEBHOOK_SCHEDULE,
     )
     webhook_disable_after: float = _setting(
-        "STANCEWATCH_WEBHOOK_DISABLE_AFTER", parse_positive_float,
-        "disable an endpoint that has failed for this long (s)", 5 * 24 * 3600.0,
+        "STANCEWATCH_WEBHOOK_DISABLE_AFTER",
+        parse_positive_float,
+        "disable an endpoint that has failed for this long (s)",
+        5 * 24 * 3600.0,
     )
     sweep_interval: float = _setting(
-        "STANCEWATCH_SWEEP_INTERVAL", parse_positive_float,
-        "how often the scheduler looks for due feeds, articles and deliveries (s)", 0.5,
+        "STANCEWATCH_SWEEP_INTERVAL",
+        parse_positive_float,
+        "how often the scheduler looks for due feeds, articles and deliveries (s)",
+        0.5,
     )
     log_format: str = _setting("STANCEWATCH_LOG_FORMAT", parse_log_format, "'text' or 'json' logs", "text")
     user_agent: str = _setting(
-        "STANCEWATCH_USER_AGENT", lambda n, v: v, "User-Agent sent with every fetch",
+        "STANCEWATCH_USER_AGENT",
+        lambda n, v: v,
+        "User-Agent sent with every fetch",
         "stancewatch/0.1 (+https://github.com/stancewatch/stancewatch)",
     )
 

@@ -192,7 +192,12 @@ class StanceChange(Base):
 
     __table_args__ = (
         UniqueConstraint(
-            "to_version_id", "target", "country", "kind", "extractor_version", name="uq_change_version_country_kind"
+            "to_version_id",
+            "target",
+            "country",
+            "kind",
+            "extractor_version",
+            name="uq_change_version_country_kind",
         ),
         Index("ix_change_detected", "detected_at", "id"),
         Index("ix_change_country_detected", "country", "detected_at", "id"),
@@ -283,7 +288,9 @@ class DeliveryAttempt(Base):
     __tablename__ = "delivery_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
     number: Mapped[int] = mapped_column(Integer)
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
     status_code: Mapped[int | None] = mapped_column(Integer)

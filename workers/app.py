@@ -67,6 +67,8 @@ def create_celery(settings: Settings | None = None) -> Celery:
             "workers.delivery_tasks.*": {"queue": QUEUE_DELIVER},
             "workers.sweep.*": {"queue": QUEUE_SWEEP},
         },
+        beat_scheduler="workers.schedule:LeasedScheduler",
+        beat_max_loop_interval=1.0,
         timezone="UTC",
         enable_utc=True,
         **broker_options(settings),

@@ -33,16 +33,20 @@ def test_datetimes_come_back_timezone_aware_in_utc(session: Session) -> None:
 
 
 def test_naive_datetimes_are_refused(session: Session) -> None:
-    session.add(Feed(url="http://127.0.0.1:1/x", next_check_at=datetime(2022, 1, 1)))  # noqa: DTZ001
+    session.add(Feed(url="http://127.0.0.1:1/x", next_check_at=datetime(2022, 1, 1)))
     with pytest.raises(Exception, match="naive datetime"):
         session.flush()
 
 
 def test_one_version_per_article_and_content_hash(session: Session) -> None:
     article = _article(session)
-    session.add(ArticleVersion(article_id=article.id, number=1, content_hash="h", text="t", text_extractor="x"))
+    session.add(
+        ArticleVersion(article_id=article.id, number=1, content_hash="h", text="t", text_extractor="x")
+    )
     session.flush()
-    session.add(ArticleVersion(article_id=article.id, number=2, content_hash="h", text="t", text_extractor="x"))
+    session.add(
+        ArticleVersion(article_id=article.id, number=2, content_hash="h", text="t", text_extractor="x")
+    )
     with pytest.raises(IntegrityError):
         session.flush()
 
@@ -55,6 +59,8 @@ def test_one_article_per_feed_and_entry(session: Session) -> None:
 
 
 def test_foreign_keys_are_enforced(session: Session) -> None:
-    session.add(Article(feed_id=999, entry_key="x", url="http://127.0.0.1:1/c", first_seen_at=datetime.now(UTC)))
+    session.add(
+        Article(feed_id=999, entry_key="x", url="http://127.0.0.1:1/c", first_seen_at=datetime.now(UTC))
+    )
     with pytest.raises(IntegrityError):
         session.flush()
