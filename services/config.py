@@ -193,7 +193,7 @@ class Settings:
         "STANCEWATCH_USER_AGENT",
         lambda n, v: v,
         "User-Agent sent with every fetch",
-        "stancewatch/0.1 (+https://github.com/stancewatch/stancewatch)",
+        "stancewatch/0.1 (news stance monitor)",
     )
 
     def __post_init__(self) -> None:
