@@ -1,0 +1,5 @@
+"""``python -m services.cli`` is the same as ``stancewatch``."""
+
+from services.cli import main
+
+main()
