@@ -51,9 +51,9 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-def check_addresses(host: str, addresses: Iterable[IPAddress]) -> None:
+def check_addresses(host: str, addresses: Iterable[IPAddress], trusted: frozenset[str] = frozenset()) -> None:
     for ip in addresses:
-        if not is_public_address(ip):
+        if not is_public_address(ip) and str(ip) not in trusted:
             raise UnsafeURLError(
                 f"refused: {host} resolves to {ip}, a private, loopback or link-local address "
                 "(set STANCEWATCH_ALLOW_PRIVATE_URLS=1 to allow)"
@@ -83,7 +83,13 @@ def check_url(url: str, allow_private: bool) -> str:
 
 
 class GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself and connects only to addresses that pass the guard."""
+    """Resolves the host itself and connects only to addresses that pass the guard.
+
+    ``trusted`` lists private addresses let through all the same (an internal proxy, say).
+    """
+
+    def __init__(self, trusted: frozenset[str] = frozenset()) -> None:
+        self.trusted = trusted
 
     def connect_tcp(
         self,
@@ -94,7 +100,7 @@ class GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         addresses = resolve(host, port)
-        check_addresses(host, addresses)
+        check_addresses(host, addresses, self.trusted)
         last_error: Exception | None = None
         for ip in addresses:
             try:
@@ -113,12 +119,13 @@ def make_client(
     follow_redirects: bool,
     max_redirects: int = 5,
     limits: httpx.Limits | None = None,
+    trusted_addresses: frozenset[str] = frozenset(),
 ) -> httpx.Client:
     """An httpx client whose every connection passes the SSRF guard (unless private URLs are allowed)."""
     transport = httpx.HTTPTransport(limits=limits or httpx.Limits(max_connections=50))
     if not allow_private:
         # httpx has no public hook between DNS resolution and connect; httpcore's network backend is it.
-        transport._pool._network_backend = GuardedBackend()  # type: ignore[attr-defined]
+        transport._pool._network_backend = GuardedBackend(trusted_addresses)  # type: ignore[attr-defined]
     return httpx.Client(
         transport=transport,
         timeout=timeout,
