@@ -74,7 +74,9 @@ def test_private_targets_are_refused_up_front(url: str) -> None:
     assert check_url(url, allow_private=True) == url
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/", "file:///etc/passwd", "not a url", "http://", "http://x:99999/"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/", "file:///etc/passwd", "not a url", "http://", "http://x:99999/"]
+)
 def test_malformed_urls_are_refused_with_a_reason(url: str) -> None:
     with pytest.raises(InvalidInputError, match="invalid URL"):
         validate_url(url)
@@ -96,9 +98,11 @@ def test_a_redirect_to_a_private_address_is_refused() -> None:
     # The first hop is let through explicitly; the redirect to the metadata address must not be.
     redirector = Site(redirect_to="http://169.254.169.254/latest/meta-data/")
     try:
-        with client(allow_private=False, trusted_addresses=frozenset({"127.0.0.1"})) as c:
-            with pytest.raises(UnsafeURLError, match="169.254.169.254"):
-                c.get(redirector.url)
+        with (
+            client(allow_private=False, trusted_addresses=frozenset({"127.0.0.1"})) as c,
+            pytest.raises(UnsafeURLError, match=r"169\.254\.169\.254"),
+        ):
+            c.get(redirector.url)
         assert redirector.hits == 1
     finally:
         redirector.close()
