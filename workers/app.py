@@ -13,7 +13,7 @@ from kombu import Queue
 
 from services.config import Settings
 
-TASK_MODULES = ["workers.ingest_tasks", "workers.delivery_tasks", "workers.sweep"]
+TASK_MODULES = ["workers.ingest_tasks", "workers.delivery_tasks", "workers.sweep", "workers.observability"]
 
 # Separate queues so a slow webhook receiver cannot hold up polling, nor a slow site the alerts.
 QUEUE_POLL = "poll"
