@@ -178,13 +178,14 @@ def dispatch_events(session: Session, *, now: datetime, limit: int = 500) -> lis
             .order_by(WebhookSubscription.id)
         )
     )
-    existing = set(
-        session.execute(
+    existing = {
+        (sub_id, event_id)
+        for sub_id, event_id in session.execute(
             select(WebhookDelivery.subscription_id, WebhookDelivery.event_id).where(
                 WebhookDelivery.event_id.in_([e.id for e in events])
             )
-        ).tuples()
-    )
+        )
+    }
     created: list[WebhookDelivery] = []
     for event in events:
         data = (event.payload or {}).get("data") or {}
