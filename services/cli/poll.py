@@ -1,0 +1,135 @@
+"""``stancewatch poll --once``: one synchronous pass over due feeds and articles, no worker needed."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from services.cli import AppContext, emit_json, main, pass_app
+from services.db import utcnow
+from services.errors import NotFoundError
+from services.fetch import make_fetch_client
+from services.ingest import OnNewVersion, all_article_ids, all_feed_ids, claim_due_articles, claim_due_feeds
+from services.polling import check_article, poll_feed
+
+# One pass takes everything due; the limit only bounds one claim query.
+_CLAIM_LIMIT = 100_000
+
+
+def stance_hook() -> OnNewVersion | None:
+    """``services.changes.record_version`` when the stance engine is installed, else None."""
+    try:
+        module = importlib.import_module("services.changes")
+    except ModuleNotFoundError as exc:
+        if exc.name != "services.changes":
+            raise
+        return None
+    record_version = getattr(module, "record_version", None)
+    if record_version is None:
+        return None
+
+    def on_new_version(session: Any, version: Any) -> int:
+        return int(record_version(session, version, now=utcnow()) or 0)
+
+    return on_new_version
+
+
+def _progress(enabled: bool, message: str) -> None:
+    if enabled:
+        click.echo(f"\r\033[K{message}", nl=False, err=True)
+
+
+@main.command()
+@click.option(
+    "--once", is_flag=True, help="Run one pass and exit (the only mode; workers poll continuously)."
+)
+@click.option("--all", "everything", is_flag=True, help="Poll every feed and re-check every article now.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@pass_app
+def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
+    """Poll due feeds and re-check due articles once, synchronously."""
+    if not once:
+        raise click.UsageError("only `poll --once` is supported; `stancewatch worker` polls continuously")
+    settings = app.settings
+    factory = app.session_factory
+    hook = stance_hook()
+    show = sys.stderr.isatty()
+    now = utcnow()
+    with factory.begin() as session:
+        if everything:
+            feed_ids = all_feed_ids(session)
+        else:
+            feed_ids = claim_due_feeds(session, now=now, limit=_CLAIM_LIMIT)
+    feeds_out: list[dict[str, Any]] = []
+    total_versions = total_changes = 0
+    with make_fetch_client(settings) as client:
+        for index, feed_id in enumerate(feed_ids, 1):
+            _progress(show, f"feed {index}/{len(feed_ids)} (id {feed_id})")
+            try:
+                outcome = poll_feed(factory, client, feed_id, settings, now=utcnow(), on_new_version=hook)
+            except NotFoundError:
+                continue  # removed while the pass ran
+            feeds_out.append(
+                {
+                    "id": outcome.feed_id,
+                    "url": outcome.url,
+                    "status": outcome.status,
+                    "new_entries": outcome.new_entries,
+                    "new_versions": outcome.new_versions,
+                    "error": outcome.error,
+                }
+            )
+            total_versions += outcome.new_versions
+            total_changes += outcome.changes
+        # Claimed after the feeds: the pages this pass just fetched are scheduled ahead, not due again.
+        with factory.begin() as session:
+            if everything:
+                article_ids = all_article_ids(session)
+            else:
+                article_ids = claim_due_articles(session, now=utcnow(), limit=_CLAIM_LIMIT)
+        checked = 0
+        for index, article_id in enumerate(article_ids, 1):
+            _progress(show, f"article {index}/{len(article_ids)} (id {article_id})")
+            try:
+                result = check_article(
+                    factory, client, article_id, settings, now=utcnow(), on_new_version=hook
+                )
+            except NotFoundError:
+                continue
+            checked += 1
+            total_versions += result.new_versions
+            total_changes += result.changes
+    _progress(show, "")
+    report = {
+        "feeds": feeds_out,
+        "articles_checked": checked,
+        "new_versions": total_versions,
+        "changes": total_changes,
+    }
+    if fmt == "json":
+        emit_json(report)
+        return
+    if feeds_out:
+        click.echo(f"{'ID':>4}  {'STATUS':<12}  {'NEW':>4}  {'VERSIONS':>8}  URL / ERROR")
+        for row in feeds_out:
+            click.echo(
+                f"{row['id']:>4}  {row['status']:<12}  {row['new_entries']:>4}  {row['new_versions']:>8}  {row['url']}"
+            )
+            if row["error"]:
+                click.echo(f"{'':>4}  error: {row['error']}")
+    else:
+        click.echo("no feed due")
+    click.echo(
+        f"{len(feeds_out)} feeds polled, {checked} articles re-checked, "
+        f"{total_versions} new versions, {total_changes} stance changes"
+    )
