@@ -1,0 +1,76 @@
+"""Who acts in a clause: which country mentions are governments speaking, not places or objects.
+
+A capital after "in", "to", "against" is a place or an object ("talks in Istanbul", "blaming
+Washington"); "X's" counts only before a government noun ("Syria's government", not "Turkey's largest
+city"); a demonym counts only before one ("the Iranian foreign ministry", not "Iranian technicians").
+"""
+
+from __future__ import annotations
+
+import re
+
+from services.gazetteer import CAPITAL, DEMONYM, Mention
+
+GOV_NOUNS = (r"(?:government|governments|foreign ministry|ministry|foreign minister|minister|president|prime minister|"
+             r"premier|chancellor|leader|leadership|officials?|authorities|administration|envoy|ambassador|delegations?"
+             r"|delegates?|representative|mission|spokes(?:man|woman|person|people)|cabinet|regime|junta|military government"
+             r"|military rulers|rulers|transitional authorities|presidency|king|emir|crown prince|state department"
+             r"|foreign office|external affairs ministry|information ministry|defen[cs]e minister|head of state|parliament"
+             r"|supreme leader|ruling council|council|foreign policy chief|top diplomat|diplomats|embassy|mission to the UN"
+             r"|vice-president|deputy|junta|military|official news agency|news agency|Foreign Ministry|Foreign Minister"
+             r"|President|Prime Minister|Supreme Leader|Chancellor|counterpart)")
+_ADJ = r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
+_ADJ += r"\w+-appointed)\s+)*"
+_GOV_AFTER = re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
+_POSSESSIVE = re.compile(r"^[’']s?\b")
+_POSS_GOV = re.compile(r"^[’']s?\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
+_OBJECT_WORDS = frozenset(["in", "to", "from", "at", "on", "against", "toward", "towards", "into", "through", "via", "across", "near", "between", "with", "over", "behind", "about", "under", "onto", "within", "outside", "around", "beyond", "blaming", "blamed", "blame", "accusing", "accused", "urged", "urging", "told", "telling", "warned", "warning", "criticised", "criticized", "criticising", "criticizing", "than", "like", "visit", "visited", "visiting", "hosted", "hosting", "give", "gave", "giving", "sanctioning", "sanctioned", "targeting", "targeted", "isolate", "isolating", "of", "for", "among", "inside", "throughout"])
+_OF_OK = re.compile(r"(?:government|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
+                    r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$", re.I)
+_FOR_OK = re.compile(r"speak\w*\s+for\s+(?:the\s+)?$", re.I)
+_IN_OK = re.compile(r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
+                    r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$", re.I)
+_PREV_WORD = re.compile(r"([\w’']+)\W*$")
+_GROUP_SEP = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$",
+                        re.I)
+
+
+def is_actor(text: str, m: Mention, line_start: int) -> bool:
+    """Whether mention ``m`` can be the government doing something in its clause."""
+    after = text[m.end:m.end + 60]
+    before = text[max(line_start, m.start - 50):m.start]
+    if m.kind == DEMONYM:
+        if not (_GOV_AFTER.match(after) or re.match(r"^\s+and\s+\w+\s+" + GOV_NOUNS, after, re.I)):
+            return False
+    elif (_POSSESSIVE.match(after) and not _POSS_GOV.match(after)
+          and not re.match(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}", after)):
+        return False
+    word = _PREV_WORD.search(before)
+    prev = word.group(1).lower() if word else ""
+    if m.surface.lower().startswith("the ") and word is None:
+        prev = ""
+    if prev in _OBJECT_WORDS:
+        if prev == "of" and _OF_OK.search(before):
+            return True
+        if prev == "for" and _FOR_OK.search(before):
+            return True
+        if prev == "in" and m.kind in (CAPITAL, "name", "gov") and _IN_OK.search(before):
+            # "officials in Colombo" and a sentence-initial "In Beijing, a spokesman ..." speak for the state.
+            if before.rstrip().lower().endswith("in") and not re.search(r"(?:officials?|authorities|government"
+                                                                        r"|administration|leadership|ministry|spokes\w+)"
+                                                                        r"\s+in\s*$", before, re.I):
+                return bool(re.match(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, after, re.I))
+            return True
+        return False
+    return True
+
+
+def groups(text: str, mentions: list[Mention]) -> list[list[Mention]]:
+    """Coordinated mentions ("Kenya, Ghana and Mexico") as one group, in text order."""
+    out: list[list[Mention]] = []
+    for m in mentions:
+        if out and _GROUP_SEP.match(text[out[-1][-1].end:m.start]):
+            out[-1].append(m)
+        else:
+            out.append([m])
+    return out

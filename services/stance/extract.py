@@ -1,0 +1,246 @@
+"""The extraction pass: walk lines, sentences and clauses; attach each cue to the government it is about."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+from services.gazetteer import Mention, find_mentions
+from services.stance import structure
+from services.stance.actors import groups, is_actor
+from services.stance.aggregate import Evidence, decide
+from services.stance.cues import (
+    BLOCK,
+    CHANGE,
+    COPY,
+    ENUM,
+    NONGOV,
+    STANCE,
+    CompiledCues,
+    CueHit,
+    compile_cues,
+    negation,
+)
+from services.stance.segment import Span, clauses, lines, sentences
+from services.stance.topic import Topic, load_topic
+from services.types import Observation, Stance
+
+_ANAPHOR = re.compile(r"\b(?:the country|its|it|his|her|he|she|the government|the kingdom|the republic|the ministry|"
+                      r"the foreign ministry|the presidency|the president|the prime minister|the chancellor|officials|"
+                      r"the foreign minister|the spokes\w+|the administration|the leader|we|our|my country|the junta|"
+                      r"the military government|the regime|the authorities|the delegation|the envoy|the emirate|"
+                      r"the island nation|the state)\b", re.I)
+_PLURAL_ANAPHOR = re.compile(r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
+                             r"these governments|those governments|the pair)\b", re.I)
+_RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
+
+
+@dataclass
+class _State:
+    focus: list[str] = field(default_factory=list)
+    last_group: list[str] = field(default_factory=list)
+    last_event: tuple[Stance, float] | None = None
+    pending: tuple[Stance, float, int] | None = None  # stance, strength, sentence index
+    order: int = 0
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
+    """One observation per country whose government's stance toward the topic's target the text states.
+
+    Pure and deterministic; sorted by country code. Parties to the conflict never get a stance.
+    """
+    topic = topic or load_topic()
+    cues = compile_cues(topic)
+    if not text or not cues.context.search(text):
+        return []
+    mentions = [m for m in find_mentions(text)]
+    starts = [m.start for m in mentions]
+    hits = _find(text, cues)
+    hit_starts = [h.start for h in hits]
+    state = _State()
+    all_lines = lines(text)
+    heading: tuple[Stance | None, float, Span] | None = None
+    item_group: list[str] = []
+    for index, line in enumerate(all_lines):
+        raw = text[line.start:line.end]
+        nxt = text[all_lines[index + 1].start:all_lines[index + 1].end] if index + 1 < len(all_lines) else None
+        line_mentions = _between(mentions, starts, line.start, line.end)
+        line_hits = _between(hits, hit_starts, line.start, line.end)
+        if structure.is_heading(raw, nxt):
+            heading = (_strongest(text, line_hits), structure.HEADING_STRENGTH, line)
+            continue
+        is_roll, roll_stance = structure.roll_call_stance(raw)
+        if is_roll:
+            for m in line_mentions:
+                if roll_stance is not None and m.code not in topic.parties:
+                    _add(state, m.code, roll_stance, structure.ROLL_STRENGTH, line, False)
+            heading = None
+            continue
+        item = structure.ITEM.match(raw)
+        body_start = line.start
+        item_group = []
+        if item:
+            body_start = line.start + item.end()
+            lead = _leading_group(text, line_mentions, body_start, topic)
+            item_group = [m.code for m in lead]
+            if item_group:
+                state.focus = list(item_group)
+                if len(item_group) > 1:
+                    state.last_group = list(item_group)
+                if heading and heading[0] is not None:
+                    span = Span(heading[2].start, line.end)
+                    for code in item_group:
+                        _add(state, code, heading[0], heading[1], span, False, structural=True)
+                body_start = lead[-1].end
+        elif heading is not None and not re.match(r"^\d", raw) and len(raw.split()) > 14:
+            # Prose after a bulleted list ends the list's scope (numbered lists may interleave paragraphs).
+            pass
+        code, skip = structure.dateline_code(raw)
+        if code:
+            state.focus = [code]
+            item_group = [code]
+            body_start = line.start + skip
+        for sent in sentences(text, body_start, line.end):
+            _sentence(text, sent, line, mentions, starts, hits, hit_starts, cues, topic, state, item_group)
+    return decide(text, state.evidence)
+
+
+def _find(text: str, cues: CompiledCues) -> list[CueHit]:
+    from services.stance.cues import find_cues
+
+    return find_cues(text, cues)
+
+
+def _between(items: list, starts: list[int], lo: int, hi: int) -> list:
+    return items[bisect_left(starts, lo):bisect_left(starts, hi)]
+
+
+def _strongest(text: str, hits: list[CueHit]) -> Stance | None:
+    best: tuple[float, Stance] | None = None
+    for hit in hits:
+        if hit.spec.kind != STANCE or hit.spec.stance is None:
+            continue
+        stance, strength = hit.spec.stance, hit.spec.strength
+        if best is None or strength > best[0]:
+            best = (strength, stance)
+    return best[1] if best else None
+
+
+def _leading_group(text: str, line_mentions: list[Mention], body_start: int, topic: Topic) -> list[Mention]:
+    """The countries an item is about: the coordinated mentions it starts with."""
+    lead = [m for m in line_mentions if m.start >= body_start]
+    if not lead or lead[0].start - body_start > 4:
+        return []
+    first = groups(text, lead)[0]
+    return [m for m in first if m.code not in topic.parties]
+
+
+def _add(state: _State, code: str, stance: Stance, strength: float, span: Span, changed: bool,
+         structural: bool = False) -> None:
+    state.order += 1
+    state.evidence.append(Evidence(code, stance, strength, state.order, span.start, span.end, changed, structural))
+
+
+def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts: list[int], hits: list[CueHit],
+              hit_starts: list[int], cues: CompiledCues, topic: Topic, state: _State, item_group: list[str]) -> None:
+    sent_mentions = _between(mentions, starts, sent.start, sent.end)
+    sent_hits = _between(hits, hit_starts, sent.start, sent.end)
+    changed = any(h.spec.kind == CHANGE for h in sent_hits)
+    sent_text = text[sent.start:sent.end]
+    relative = [(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
+    prev_actors: list[str] = []
+    sentence_actor_codes: list[str] = []
+    for clause in clauses(text, sent.start, sent.end):
+        c_mentions = [m for m in sent_mentions if clause.start <= m.start < clause.end]
+        c_hits = [h for h in sent_hits if clause.start <= h.start < clause.end]
+        eligible = [m for m in c_mentions if m.code not in topic.parties and is_actor(text, m, line.start)]
+        c_groups = groups(text, eligible)
+        blocked = any(h.spec.kind == BLOCK and h.spec.name == "unconfirmed" for h in c_hits)
+        nongov_at = min((h.start for h in c_hits if h.spec.kind == NONGOV), default=None)
+        # A stance announced for a group ("countries that have yet to ...") lands on the list that follows.
+        enum_at = next((h.end for h in c_hits if h.spec.kind == ENUM), None)
+        if state.pending and enum_at is not None:
+            listed = [m for m in eligible if m.start >= enum_at]
+            for m in listed:
+                _add(state, m.code, state.pending[0], state.pending[1], sent, changed)
+            if listed:
+                state.pending = None
+        clause_actors: list[str] = []
+        for hit in c_hits:
+            spec = hit.spec
+            if spec.kind not in (STANCE, COPY) or blocked:
+                continue
+            if nongov_at is not None and nongov_at < hit.start:
+                continue
+            if spec.needs_context and not cues.target.search(sent_text):
+                continue
+            stance, strength = spec.stance, spec.strength
+            if spec.kind == COPY:
+                if state.last_event is None:
+                    continue
+                stance, strength = state.last_event
+            elif spec.negatable:
+                neg = negation(text[max(clause.start, hit.start - 45):hit.start])
+                if neg == "irrealis":
+                    continue
+                if neg == "neg":
+                    if spec.negated is None:
+                        continue
+                    stance, strength = spec.negated
+            if any(a <= hit.start < b for a, b in relative):
+                strength *= 0.5
+            assert stance is not None
+            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group)
+            if not actors:
+                if spec.kind == STANCE and strength >= 1.5:
+                    state.pending = (stance, strength, 0)
+                    if enum_at is not None and enum_at > hit.end:
+                        listed = [m for m in eligible if m.start >= enum_at]
+                        for m in listed:
+                            _add(state, m.code, stance, strength, sent, changed)
+                        if listed:
+                            state.pending = None
+                continue
+            for code in actors:
+                _add(state, code, stance, strength, sent, changed)
+            clause_actors = actors
+            state.last_event = (stance, strength)
+        if c_groups:
+            first = [m.code for m in c_groups[0]]
+            state.focus = first
+            if len(first) > 1:
+                state.last_group = first
+            sentence_actor_codes.extend(m.code for m in eligible)
+        if clause_actors:
+            state.focus = clause_actors
+            if len(clause_actors) > 1:
+                state.last_group = clause_actors
+        prev_actors = clause_actors or ([m.code for m in c_groups[0]] if c_groups else prev_actors)
+
+
+def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]], state: _State,
+            prev_actors: list[str], item_group: list[str]) -> list[str]:
+    before = [g for g in c_groups if g[-1].end <= hit.start]
+    after = [g for g in c_groups if g[0].start >= hit.start]
+    if hit.spec.kind == COPY and after:
+        return _codes(after[0])
+    if before:
+        return _codes(before[-1])
+    prefix = text[clause.start:hit.start]
+    if _PLURAL_ANAPHOR.search(prefix) and state.last_group:
+        return list(state.last_group)
+    if _ANAPHOR.search(prefix) and state.focus:
+        return list(state.focus)
+    if after:
+        return _codes(after[0])
+    if prev_actors:
+        return list(prev_actors)
+    if item_group:
+        return list(item_group)
+    return []
+
+
+def _codes(group: list[Mention]) -> list[str]:
+    return list(dict.fromkeys(m.code for m in group))

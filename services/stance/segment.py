@@ -1,0 +1,60 @@
+"""Split a text into lines, sentences and clauses, keeping character offsets into the original."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Abbreviations whose final dot does not end a sentence ("the U.S. said", "Mr. Biden").
+_ABBREV = re.compile(r"(?:\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Jr|Sr|No|Feb|Jan|Aug|Sept|Oct|Nov"
+                     r"|Dec|vs|etc|approx|D\.C)\.|\b[A-Z]\.)$")
+_SENT_END = re.compile(r"[.!?][\"”’')]*\s+(?=[\"“‘(]?[A-Z0-9À-Ý])")
+# Clause boundaries: a new subject usually follows these.
+_CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+while\s+|,?\s+but\s+|,\s+yet\s+|,\s+and\s+"
+                     r"(?=(?:the|its|his|her|their|he|she|it|they)\b)")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+
+def lines(text: str) -> list[Span]:
+    """Non-empty lines with offsets."""
+    out = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            out.append(Span(pos + lead, pos + lead + len(stripped)))
+        pos += len(raw)
+    return out
+
+
+def sentences(text: str, start: int, end: int) -> list[Span]:
+    """Sentences of ``text[start:end]``."""
+    out = []
+    cur = start
+    for m in _SENT_END.finditer(text, start, end):
+        if _ABBREV.search(text, max(cur, m.start() - 6), m.start() + 1):
+            continue
+        out.append(Span(cur, m.start() + 1))
+        cur = m.end()
+    if cur < end:
+        out.append(Span(cur, end))
+    return out
+
+
+def clauses(text: str, start: int, end: int) -> list[Span]:
+    """Clauses of one sentence."""
+    out = []
+    cur = start
+    for m in _CLAUSE.finditer(text, start, end):
+        if m.start() > cur:
+            out.append(Span(cur, m.start()))
+        cur = m.end()
+    if cur < end:
+        out.append(Span(cur, end))
+    return out or [Span(start, end)]
