@@ -153,7 +153,7 @@ def parse_change_filter(params: Mapping[str, str]) -> ChangeFilter:
 
 def parse_id(name: str, raw: str) -> int:
     """A positive integer id from user input."""
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
         raise InvalidInputError(f"{name}: expected a positive whole number, got {raw!r}")
     return int(raw)
 
@@ -267,8 +267,19 @@ def country_timeline(
     return CountryTimeline(country, target or (current.target if current else None), current, points, page)
 
 
+MAX_ID = 2**63 - 1
+
+
+def check_id(what: str, value: int) -> int:
+    """``value`` if it can be a stored id (64-bit), else NotFoundError (no database can hold it)."""
+    if not 0 < value <= MAX_ID:
+        raise NotFoundError(f"{what} {value} not found")
+    return value
+
+
 def get_article(session: Session, article_id: int) -> Article:
     """One article; NotFoundError if there is none."""
+    check_id("article", article_id)
     article = session.get(Article, article_id, options=[joinedload(Article.feed)])
     if article is None:
         raise NotFoundError(f"article {article_id} not found")
@@ -290,6 +301,7 @@ def list_versions(session: Session, article_id: int) -> list[ArticleVersion]:
 
 def get_version(session: Session, article_id: int, number: int) -> ArticleVersion:
     """Version ``number`` of an article; NotFoundError if there is none."""
+    check_id("version", number)
     version = session.scalars(
         select(ArticleVersion).where(ArticleVersion.article_id == article_id, ArticleVersion.number == number)
     ).first()

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from services.config import Settings
 from services.db import make_engine, make_session_factory
-from services.errors import InvalidInputError, NotFoundError, StancewatchError, UnsafeURLError
+from services.errors import ConflictError, InvalidInputError, NotFoundError, StancewatchError, UnsafeURLError
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ def _error_status(exc: BaseException) -> tuple[int, str]:
         return exc.status, exc.message
     if isinstance(exc, NotFoundError):
         return 404, exc.message
+    if isinstance(exc, ConflictError):
+        return 409, exc.message
     if isinstance(exc, UnsafeURLError | InvalidInputError):
         return 400, exc.message
     if isinstance(exc, HTTPException):

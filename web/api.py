@@ -118,6 +118,7 @@ def add_feed() -> Any:
 @bp.delete("/feeds/<int:feed_id>")
 def remove_feed(feed_id: int) -> Any:
     require_admin()
+    history.check_id("feed", feed_id)
     from services.ingest import remove_feed as ingest_remove_feed
 
     session = get_session()
@@ -187,6 +188,7 @@ def add_webhook() -> Any:
 @bp.delete("/webhooks/<int:subscription_id>")
 def remove_webhook(subscription_id: int) -> Any:
     require_admin()
+    history.check_id("webhook", subscription_id)
     from services.subscriptions import delete_subscription
 
     session = get_session()

@@ -12,13 +12,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pytest
+from factories import seed_scenario
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from services.config import Settings
-from factories import seed_scenario  # noqa: E402
-from web import create_app  # noqa: E402
+from web import create_app
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def test_index_lists_changes_newest_first_with_badges_and_evidence(client, seede
     assert 'class="badge badge-supports"' in page and 'class="badge badge-none"' in page
     assert "blamed Ukraine for inciting the war" in page
     article_id = seeded["article"].id
-    assert f'/articles/{article_id}/diff?to=2&amp;from=1' in page
+    assert f"/articles/{article_id}/diff?to=2&amp;from=1" in page
 
 
 def test_index_filters_by_country_stance_feed_and_date(client, seeded, session):
@@ -85,7 +85,7 @@ def test_country_page_shows_current_stance_svg_timeline_and_evidence(client, see
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Nicaragua" in page and "<svg" in page and "<circle" in page and "<polyline" in page
-    assert 'badge badge-supports' in page.split('class="current"')[1].split("</p>")[0]
+    assert "badge badge-supports" in page.split('class="current"')[1].split("</p>")[0]
     assert "blamed Ukraine for inciting the war" in page
 
 
@@ -128,11 +128,16 @@ def test_diff_uses_the_stored_diff_of_consecutive_versions(client, session):
     article = make_article(session, feed)
     make_version(session, article, 1, "alpha beta")
     make_version(
-        session, article, 2, "alpha gamma",
+        session,
+        article,
+        2,
+        "alpha gamma",
         diff=[{"op": "equal", "text": "alpha "}, {"op": "insert", "text": "STORED"}],
     )
     session.commit()
-    assert "<ins>STORED</ins>" in client.get(f"/articles/{article.id}/diff?from=1&to=2").get_data(as_text=True)
+    assert "<ins>STORED</ins>" in client.get(f"/articles/{article.id}/diff?from=1&to=2").get_data(
+        as_text=True
+    )
 
 
 def test_feeds_and_webhooks_status_pages_never_show_secrets(client, seeded, session):
