@@ -92,7 +92,8 @@ def _entry(raw: Any) -> EntryData | None:
     link = _text(raw.get("link"))
     guid = _text(raw.get("id"))
     published = _datetime(raw.get("published_parsed"))
-    updated = _datetime(raw.get("updated_parsed"))
+    # dict.get: FeedParserDict would map a missing updated_parsed to published_parsed (with a warning).
+    updated = _datetime(dict.get(raw, "updated_parsed"))
     summary = _text(raw.get("summary"))
     contents = [c.get("value") for c in raw.get("content") or [] if c.get("value")]
     content = max(contents, key=len) if contents else None
