@@ -30,6 +30,11 @@ _OF_OK = re.compile(r"(?:government|president|prime minister|minister|representa
 _FOR_OK = re.compile(r"speak\w*\s+for\s+(?:the\s+)?$", re.I)
 _IN_OK = re.compile(r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
                     r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$", re.I)
+_AND_GOV_AFTER = re.compile(r"^\s+and\s+\w+\s+" + GOV_NOUNS, re.I)
+_POSS_NAME = re.compile(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}")
+_OFFICIALS_IN = re.compile(r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
+                           r"\s+in\s+(?:the\s+)?$", re.I)
+_COMMA_GOV = re.compile(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, re.I)
 _PREV_WORD = re.compile(r"([\w’']+)\W*$")
 _GROUP_SEP = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$",
                         re.I)
@@ -40,10 +45,10 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
     after = text[m.end:m.end + 60]
     before = text[max(line_start, m.start - 50):m.start]
     if m.kind == DEMONYM:
-        if not (_GOV_AFTER.match(after) or re.match(r"^\s+and\s+\w+\s+" + GOV_NOUNS, after, re.I)):
+        if not (_GOV_AFTER.match(after) or _AND_GOV_AFTER.match(after)):
             return False
     elif (_POSSESSIVE.match(after) and not _POSS_GOV.match(after)
-          and not re.match(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}", after)):
+          and not _POSS_NAME.match(after)):
         return False
     word = _PREV_WORD.search(before)
     prev = word.group(1).lower() if word else ""
@@ -56,10 +61,8 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
             return True
         if prev == "in" and m.kind in (CAPITAL, "name", "gov") and _IN_OK.search(before):
             # "officials in Colombo" and a sentence-initial "In Beijing, a spokesman ..." speak for the state.
-            if before.rstrip().lower().endswith("in") and not re.search(r"(?:officials?|authorities|government"
-                                                                        r"|administration|leadership|ministry|spokes\w+)"
-                                                                        r"\s+in\s*$", before, re.I):
-                return bool(re.match(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, after, re.I))
+            if not _OFFICIALS_IN.search(before):
+                return bool(_COMMA_GOV.match(after))
             return True
         return False
     return True

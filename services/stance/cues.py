@@ -10,8 +10,11 @@ Placeholders: {T} target names, {V} the other side, {A} words for the act of agg
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
+
+import ahocorasick
 
 from services.stance.topic import Topic
 from services.types import Stance
@@ -189,10 +192,55 @@ SPECS: tuple[CueSpec, ...] = (
             None, 0.0, ENUM, negatable=False),
 )
 
+# Lower-case trigger substrings per cue: a cue's regex only runs on sentences holding one of them.
+# {T}/{V} stand for the topic's target and victim names.
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "condemn": ('condemn', 'denounc', 'deplor', 'decr',),
+    "condemn-bare": ('condemn',),
+    "grave": ('violation', 'breach', 'violat', 'unprovoked', 'unjustif', 'unlawful', 'illegal', 'egregious', 'brutal', 'unacceptable', 'crimes', 'putin', 'force', 'opposed', 'against', 'agree',),
+    "withdraw": ('withdraw', 'pull', 'stop', 'leave', 'end',),
+    "stand-victim": ('stand', 'stood', 'solidarity', 'back', 'support',),
+    "sanction-verb": ('sanction', 'penalt', 'measures', 'package', 'export', 'asset', 'travel', 'listings', 'designations',),
+    "sanction-direct": ('sanction', 'penalt', 'freez', 'froze', 'frozen', 'export', 'swift', 'dollar', 'counterpart', 'aeroflot', 'airspace', 'barred', 'expel', 'imports', 'permit',),
+    "no-sanctions": ('sanction', 'measures', 'none',),
+    "anti-sanctions": ('sanction',),
+    "weapons": ('weapon', 'arms', 'arming', 'missile', 'tank', 'artillery', 'howitzer', 'ammunition', 'shells', 'launcher', 'drone', 'air-def', 'stinger', 'javelin', 'armoured', 'armored', 'helmet', 's-300', 'military', 'leopard', 'himars', 'anti-', 'machine', 'jets', 'helicopter', 'lethal', 'air def',),
+    "weapons-neither": ('neither', 'refus', 'turned',),
+    "vote-yes": ('vot', 'majority', 'favo', 'backed', 'sponsor', 'support',),
+    "vote-no": ('vot', 'nay', 'a no',),
+    "abstain": ('abstain', 'abstention',),
+    "no-vote": ('unable', 'absent', 'behind', 'did not', 'no vote',),
+    "neutral": ('neutral', 'align', 'equidistan', 'even-handed',),
+    "no-sides": ('side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
+    "dialogue": ('dialogue', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
+    "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied', 'ally', 'allies', 'agreement', 'understand', 'understood', 'full', 'voice',),
+    "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'invasion', 'correction of history', 'military operation',),
+    "blame-west": ('blam', 'fault', 'rooted', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'nato', 'west', 'washington', 'promises', 'double', 'roots', 'push',),
+    "recognise": ('recogni',),
+    "host-troops": ('russian', 'territory', 'soil',),
+    "did-not-condemn": ('condemn',),
+    "undeclared": ('yet', 'not', 'issued', 'offered', 'declin', 'silent', 'nothing', 'still', 'undeclared', 'undecided', 'stance', 'no official', 'no public', 'only after',),
+    "copy": ('same', 'likewise', 'suit', 'joined', 'as did', 'as was', 'as were', 'as has', 'as have', 'as had', 'done so',),
+    "unconfirmed": ('according', 'report', 'unconfirmed', 'alleged', 'rumo', 'accused', 'helping', 'moved', 'listed', 'make', 'wrongly',),
+    "nongov": ('former', 'ex-', 'opposition', 'analyst', 'commentator', 'professor', 'retired', ' mp', 'lawmaker', 'state tele', 'state media', 'state tv', 'state news', 'think tank', 'political scien', 'editor', 's son', '’s son', 'scholar', 'academic', 'columnist', 'activist', 'protesters', 'personal views', 'political party', 'party leader',),
+    "change": ('later', 'this time', 'since', 'finally', 'reversed', 'no longer', 'went from', 'changed course', 'shifted', 'different line', 'eventually', 'now', 'retreated', 'turned', 'in the end',),
+    "enum": ('includ', 'among', 'namely', 'such as',),
+}
+
 _NEG = re.compile(r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
                   r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b", re.I)
 _IRREALIS = re.compile(r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
                        r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b", re.I)
+
+
+def _lower_pattern(pattern: str) -> str:
+    """Lower-case a pattern's literals but not its escapes (``\\S`` must stay ``\\S``)."""
+    out = []
+    escaped = False
+    for ch in pattern:
+        out.append(ch if escaped else ch.lower())
+        escaped = ch == "\\" and not escaped
+    return "".join(out)
 
 
 def _alt(names: tuple[str, ...]) -> str:
@@ -207,28 +255,58 @@ class CompiledCues:
     specs: tuple[tuple[CueSpec, re.Pattern[str]], ...]
     context: re.Pattern[str]
     target: re.Pattern[str]
+    triggers: ahocorasick.Automaton  # lower-case trigger -> indexes of the specs it wakes up
+    fallback: tuple[tuple[CueSpec, re.Pattern[str]], ...]  # case-insensitive twins for odd Unicode
 
 
 @cache
 def compile_cues(topic: Topic) -> CompiledCues:
     """Every cue compiled once per topic (the placeholders depend on the target's names)."""
     t, v = _alt(topic.target_names), _alt(topic.victim_names)
-    compiled = []
+    compiled, fallback = [], []
     for spec in SPECS:
         pattern = spec.pattern.replace("{T}", t).replace("{V}", v).replace("{A}", _A)
-        flags = re.I if spec.kind not in (NONGOV,) else 0
-        if spec.name == "nongov":
-            flags = re.I
-        compiled.append((spec, re.compile(pattern, flags)))
+        # Case-insensitive matching is ~6x slower in ``re``: match lower-cased patterns on lower-cased text.
+        compiled.append((spec, re.compile(_lower_pattern(pattern))))
+        fallback.append((spec, re.compile(pattern, re.I)))
+    wake: dict[str, set[int]] = {}
+    for index, spec in enumerate(SPECS):
+        for trigger in TRIGGERS.get(spec.name, ()):
+            names = {"{T}": topic.target_names, "{V}": topic.victim_names}.get(trigger, (trigger,))
+            for name in names:
+                wake.setdefault(name.lower(), set()).add(index)
+    automaton = ahocorasick.Automaton()
+    for word, indexes in wake.items():
+        automaton.add_word(word, tuple(sorted(indexes)))
+    automaton.make_automaton()
     context = re.compile(r"\b" + _alt(topic.context_words) + r"\b")
     target = re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I)
-    return CompiledCues(tuple(compiled), context, target)
+    return CompiledCues(tuple(compiled), context, target, automaton, tuple(fallback))
 
 
-def find_cues(text: str, cues: CompiledCues) -> list[CueHit]:
-    """Every cue in ``text``; a hit overlapping a higher-priority hit is dropped."""
-    hits = [CueHit(m.start(), m.end(), spec) for spec, rx in cues.specs for m in rx.finditer(text)
-            if m.end() > m.start()]
+def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> list[CueHit]:
+    """Every cue inside the ``windows`` (sentences) of ``text``; a hit overlapping a higher-priority hit
+    is dropped. Each regex runs only on the sentences holding one of its trigger words, which keeps a
+    5 kB article at well under a millisecond of regex work."""
+    lowered = text.lower()
+    specs = cues.specs
+    if len(lowered) != len(text):  # a few characters change length when lower-cased: scan everything
+        wanted = {i: set(range(len(windows))) for i in range(len(cues.specs))}
+        specs, lowered = cues.fallback, text
+    else:
+        starts = [w[0] for w in windows]
+        wanted = {}
+        for end_index, indexes in cues.triggers.iter(lowered):
+            w = bisect_right(starts, end_index) - 1
+            if w >= 0 and end_index < windows[w][1]:
+                for i in indexes:
+                    wanted.setdefault(i, set()).add(w)
+    hits = []
+    for i, ws in wanted.items():
+        spec, rx = specs[i]
+        for w in sorted(ws):
+            lo, hi = windows[w]
+            hits.extend(CueHit(m.start(), m.end(), spec) for m in rx.finditer(lowered, lo, hi) if m.end() > m.start())
     stance_hits = sorted((h for h in hits if h.spec.kind == STANCE), key=lambda h: (-h.spec.priority, h.start))
     kept: list[CueHit] = []
     for hit in stance_hits:

@@ -20,6 +20,7 @@ from services.stance.cues import (
     CompiledCues,
     CueHit,
     compile_cues,
+    find_cues,
     negation,
 )
 from services.stance.segment import Span, clauses, lines, sentences
@@ -57,10 +58,12 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
         return []
     mentions = [m for m in find_mentions(text)]
     starts = [m.start for m in mentions]
-    hits = _find(text, cues)
+    all_lines = lines(text)
+    line_sentences = [sentences(text, ln.start, ln.end) for ln in all_lines]
+    windows = [(s.start, s.end) for sents in line_sentences for s in sents]
+    hits = find_cues(text, cues, windows)
     hit_starts = [h.start for h in hits]
     state = _State()
-    all_lines = lines(text)
     heading: tuple[Stance | None, float, Span] | None = None
     item_group: list[str] = []
     for index, line in enumerate(all_lines):
@@ -102,15 +105,10 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             state.focus = [code]
             item_group = [code]
             body_start = line.start + skip
-        for sent in sentences(text, body_start, line.end):
+        sents = line_sentences[index] if body_start == line.start else sentences(text, body_start, line.end)
+        for sent in sents:
             _sentence(text, sent, line, mentions, starts, hits, hit_starts, cues, topic, state, item_group)
     return decide(text, state.evidence)
-
-
-def _find(text: str, cues: CompiledCues) -> list[CueHit]:
-    from services.stance.cues import find_cues
-
-    return find_cues(text, cues)
 
 
 def _between(items: list, starts: list[int], lo: int, hi: int) -> list:
@@ -147,9 +145,12 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
               hit_starts: list[int], cues: CompiledCues, topic: Topic, state: _State, item_group: list[str]) -> None:
     sent_mentions = _between(mentions, starts, sent.start, sent.end)
     sent_hits = _between(hits, hit_starts, sent.start, sent.end)
+    if not sent_mentions and not sent_hits:
+        return
     changed = any(h.spec.kind == CHANGE for h in sent_hits)
     sent_text = text[sent.start:sent.end]
-    relative = [(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
+    relative = ([(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
+                if ", wh" in sent_text else [])
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
     for clause in clauses(text, sent.start, sent.end):

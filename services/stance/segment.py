@@ -13,6 +13,8 @@ _SENT_END = re.compile(r"[.!?][\"”’')]*\s+(?=[\"“‘(]?[A-Z0-9À-Ý])")
 _CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+while\s+|,?\s+but\s+|,\s+yet\s+|,\s+and\s+"
                      r"(?=(?:the|its|his|her|their|he|she|it|they)\b)")
 
+_CLAUSE_MARKS = (";", ":", "—", "–", "while", "whereas", "but", "yet", ", and")
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -49,6 +51,9 @@ def sentences(text: str, start: int, end: int) -> list[Span]:
 
 def clauses(text: str, start: int, end: int) -> list[Span]:
     """Clauses of one sentence."""
+    chunk = text[start:end]
+    if not any(mark in chunk for mark in _CLAUSE_MARKS):
+        return [Span(start, end)]
     out = []
     cur = start
     for m in _CLAUSE.finditer(text, start, end):
