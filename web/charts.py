@@ -40,7 +40,7 @@ class Chart:
     lanes: list[tuple[str, str, float]]  # (stance, label, y)
     dots: list[Dot]
     step_points: str  # "x,y x,y ..." for a polyline
-    ticks: list[tuple[float, str]]
+    ticks: list[tuple[float, str, str]]  # (x, label, text-anchor)
     left: int
     right: int
     plot_bottom: float
@@ -89,10 +89,15 @@ def timeline_chart(points: list[tuple[datetime, Stance | None, str]]) -> Chart:
         previous_y = y
     if previous_y is not None:
         coords.append(f"{WIDTH - RIGHT},{previous_y}")
-    ticks = [(float(LEFT), f"{start:%Y-%m-%d}")]
     if span > 0:
         middle = start + (end - start) / 2
-        ticks += [(x_of(middle), f"{middle:%Y-%m-%d}"), (float(WIDTH - RIGHT), f"{end:%Y-%m-%d}")]
+        ticks = [
+            (float(LEFT), f"{start:%Y-%m-%d}", "start"),
+            (x_of(middle), f"{middle:%Y-%m-%d}", "middle"),
+            (float(WIDTH - RIGHT), f"{end:%Y-%m-%d}", "end"),
+        ]
+    else:
+        ticks = [(x_of(start), f"{start:%Y-%m-%d}", "middle")]
     return Chart(
         WIDTH, height, lanes, dots, " ".join(coords), ticks, LEFT, WIDTH - RIGHT, plot_bottom, step_label
     )
