@@ -53,7 +53,7 @@ class Site:
         status, body, headers = self.resources.get(request.path, (404, "not found", {}))
         headers = dict(headers)
         if self.etags and status == 200:
-            etag = '"%s"' % hashlib.sha256(body.encode()).hexdigest()[:16]
+            etag = f'"{hashlib.sha256(body.encode()).hexdigest()[:16]}"'
             headers.setdefault("ETag", etag)
             if request.headers.get("If-None-Match") == etag:
                 return Response(status=304, headers={"ETag": etag})
@@ -172,7 +172,7 @@ def test_page_only_update_makes_version_two_with_diff(site, session_factory, set
     site.put("/story/1", PAGE_EDITED)
     edited = check_article(session_factory, client, article_id, settings, now=utcnow())
     assert (edited.status, edited.version_number, edited.new_versions) == ("new", 2, 1)
-    v1, v2 = versions(session_factory, article_id)
+    _v1, v2 = versions(session_factory, article_id)
     assert article(session_factory, article_id).current_version_id == v2.id
     assert {"op": "insert", "text": "on prisoner exchanges "} in v2.diff or any(
         op["op"] == "insert" and "prisoner exchanges" in op["text"] for op in v2.diff
@@ -190,7 +190,7 @@ def test_ab_flip_makes_no_endless_versions(site, session_factory, settings, clie
         site.put("/story/1", page)
         statuses.append(check_article(session_factory, client, article_id, settings, now=utcnow()).status)
     assert statuses == ["new", "reverted", "reverted", "reverted", "reverted"]
-    v1, v2 = versions(session_factory, article_id)
+    _v1, v2 = versions(session_factory, article_id)
     assert article(session_factory, article_id).current_version_id == v2.id
 
 
