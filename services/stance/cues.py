@@ -197,8 +197,8 @@ SPECS: tuple[CueSpec, ...] = (
 TRIGGERS: dict[str, tuple[str, ...]] = {
     "condemn": ('condemn', 'denounc', 'deplor', 'decr',),
     "condemn-bare": ('condemn',),
-    "grave": ('violation', 'breach', 'violat', 'unprovoked', 'unjustif', 'unlawful', 'illegal', 'egregious', 'brutal', 'unacceptable', 'crimes', 'putin', 'force', 'opposed', 'against', 'agree',),
-    "withdraw": ('withdraw', 'pull', 'stop', 'leave', 'end',),
+    "grave": ('violation', 'breach', 'violat', 'unprovoked', 'unjustif', 'unlawful', 'illegal', 'egregious', 'brutal', 'unacceptable', 'war crimes', "putin's war", 'putin’s war', 'use of force', 'opposed', 'against the invasion', 'agree with an invasion',),
+    "withdraw": ('withdraw', 'pull', 'stop the', 'leave ukraine', 'end the', 'end its',),
     "stand-victim": ('stand', 'stood', 'solidarity', 'back', 'support',),
     "sanction-verb": ('sanction', 'penalt', 'measures', 'package', 'export', 'asset', 'travel', 'listings', 'designations',),
     "sanction-direct": ('sanction', 'penalt', 'freez', 'froze', 'frozen', 'export', 'swift', 'dollar', 'counterpart', 'aeroflot', 'airspace', 'barred', 'expel', 'imports', 'permit',),
@@ -206,20 +206,20 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "anti-sanctions": ('sanction',),
     "weapons": ('weapon', 'arms', 'arming', 'missile', 'tank', 'artillery', 'howitzer', 'ammunition', 'shells', 'launcher', 'drone', 'air-def', 'stinger', 'javelin', 'armoured', 'armored', 'helmet', 's-300', 'military', 'leopard', 'himars', 'anti-', 'machine', 'jets', 'helicopter', 'lethal', 'air def',),
     "weapons-neither": ('neither', 'refus', 'turned',),
-    "vote-yes": ('vot', 'majority', 'favo', 'backed', 'sponsor', 'support',),
+    "vote-yes": ('vot', 'majority', 'favo', 'backed the', 'sponsor', 'support any resolution',),
     "vote-no": ('vot', 'nay', 'a no',),
     "abstain": ('abstain', 'abstention',),
     "no-vote": ('unable', 'absent', 'behind', 'did not', 'no vote',),
     "neutral": ('neutral', 'align', 'equidistan', 'even-handed',),
     "no-sides": ('side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
     "dialogue": ('dialogue', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
-    "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied', 'ally', 'allies', 'agreement', 'understand', 'understood', 'full', 'voice',),
-    "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'invasion', 'correction of history', 'military operation',),
-    "blame-west": ('blam', 'fault', 'rooted', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'nato', 'west', 'washington', 'promises', 'double', 'roots', 'push',),
+    "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied with', 'ally of', 'allies of', 'in agreement', 'understand', 'understood', 'full backing', 'full support', 'voice',),
+    "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'to call', 'not call', 'correction of history', 'military operation',),
+    "blame-west": ('blam', 'fault', 'rooted', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'expansion', 'enlargement', 'encircl', 'encroach', 'march', 'promises', 'push', 'double standards', 'eastward', 'lit ', 'caused', 'started', 'left', 'roots of',),
     "recognise": ('recogni',),
-    "host-troops": ('russian', 'territory', 'soil',),
+    "host-troops": ('let ', 'allow', 'permit', 'host', 'carry', 'soil', 'territory', 'to the russian',),
     "did-not-condemn": ('condemn',),
-    "undeclared": ('yet', 'not', 'issued', 'offered', 'declin', 'silent', 'nothing', 'still', 'undeclared', 'undecided', 'stance', 'no official', 'no public', 'only after',),
+    "undeclared": ('yet', 'has not', 'have not', 'had not', 'not yet', 'not said', 'not made', 'not set out', 'not taken', 'not stated', 'not commented', 'no official', 'no public', 'no statement', 'no reaction', 'no comment', 'no position', 'no stance', 'issued no', 'offered no', 'declin', 'silent', 'said nothing', 'still', 'undeclared', 'undecided', 'only after',),
     "copy": ('same', 'likewise', 'suit', 'joined', 'as did', 'as was', 'as were', 'as has', 'as have', 'as had', 'done so',),
     "unconfirmed": ('according', 'report', 'unconfirmed', 'alleged', 'rumo', 'accused', 'helping', 'moved', 'listed', 'make', 'wrongly',),
     "nongov": ('former', 'ex-', 'opposition', 'analyst', 'commentator', 'professor', 'retired', ' mp', 'lawmaker', 'state tele', 'state media', 'state tv', 'state news', 'think tank', 'political scien', 'editor', 's son', '’s son', 'scholar', 'academic', 'columnist', 'activist', 'protesters', 'personal views', 'political party', 'party leader',),
@@ -295,12 +295,18 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
         specs, lowered = cues.fallback, text
     else:
         starts = [w[0] for w in windows]
-        wanted = {}
+        per_window: dict[int, set[int]] = {}
         for end_index, indexes in cues.triggers.iter(lowered):
             w = bisect_right(starts, end_index) - 1
             if w >= 0 and end_index < windows[w][1]:
-                for i in indexes:
-                    wanted.setdefault(i, set()).add(w)
+                if w in per_window:
+                    per_window[w].update(indexes)
+                else:
+                    per_window[w] = set(indexes)
+        wanted = {}
+        for w, indexes in per_window.items():
+            for i in indexes:
+                wanted.setdefault(i, set()).add(w)
     hits = []
     for i, ws in wanted.items():
         spec, rx = specs[i]

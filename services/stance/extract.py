@@ -147,6 +147,10 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
     sent_hits = _between(hits, hit_starts, sent.start, sent.end)
     if not sent_mentions and not sent_hits:
         return
+    if not any(h.spec.kind in (STANCE, COPY, ENUM) for h in sent_hits):
+        # Nothing to attribute: only keep track of who the sentence is about, for "the country" later.
+        _track_focus(text, sent_mentions, line, topic, state)
+        return
     changed = any(h.spec.kind == CHANGE for h in sent_hits)
     sent_text = text[sent.start:sent.end]
     relative = ([(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
@@ -219,6 +223,23 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             if len(clause_actors) > 1:
                 state.last_group = clause_actors
         prev_actors = clause_actors or ([m.code for m in c_groups[0]] if c_groups else prev_actors)
+
+
+def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Topic, state: _State) -> None:
+    group: list[Mention] = []
+    for m in sent_mentions:
+        if m.code in topic.parties or not is_actor(text, m, line.start):
+            if group:
+                break
+            continue
+        if group and not groups(text, [group[-1], m])[0][-1] is m:
+            break
+        group.append(m)
+    if group:
+        codes = _codes(group)
+        state.focus = codes
+        if len(codes) > 1:
+            state.last_group = codes
 
 
 def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]], state: _State,
