@@ -123,7 +123,7 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\b(?:without|not|avoid\w*|declin\w+ to|refus\w+ to) (?:naming|blaming|assigning blame|apportion\w* blame|"
             r"singl\w+ out|criticis\w+|criticiz\w+) (?:to )?(?:either|any|neither)\b|\bnaming neither\b"
             r"|\bavoid\w* assigning blame|\bdeclin\w+ to apportion blame|\bnot to judge either\b|\bkept? (?:his |its |her )?distance"
-            r"|\bnot indifferent\b", NEU, 2.6, negatable=False, priority=3),
+            r"|\bnot indifferent\b|\bon the fence\b", NEU, 2.6, negatable=False, priority=3),
     CueSpec("dialogue", r"\b(?:call\w*|urg\w*|appeal\w*|press\w*|push\w*) (?:\w+\s+){0,5}?(?:for |to )?(?:dialogue|talks|restraint|"
             r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
             r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)"
@@ -170,7 +170,7 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\bstill (?:weighing|studying|considering|assessing)\b|\bundeclared\b|\bundecided\b|\byet to (?:take|state)"
             r"|\bnot (?:yet )?(?:said|made) (?:anything|its position)|\bhas still not commented|\bnot commented\b"
             r"|\bset out its position only after\b|\bnot said a word\b|\bno stance\b|\bnot (?:yet )?(?:taken|stated) a"
-            r"|\bnot set out any position|\bhave not said anything|\bnot said anything\b",
+            r"|\b(?:has|have|had) (?:not )?yet (?:stated|taken|set out|declared|announced|adopted)|\bnot set out any position|\bhave not said anything|\bnot said anything\b",
             UND, 1.8, negatable=False, priority=3),
     # --- bookkeeping cues ---------------------------------------------------------------------------------------
     CueSpec("copy", r"\bdid the same\b|\bdone (?:the same|likewise)\b|\bdid likewise\b|\bfollow\w* suit\b"
@@ -211,7 +211,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "abstain": ('abstain', 'abstention',),
     "no-vote": ('unable', 'absent', 'behind', 'did not', 'no vote',),
     "neutral": ('neutral', 'align', 'equidistan', 'even-handed',),
-    "no-sides": ('side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
+    "no-sides": ('on the fence', 'side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
     "dialogue": ('dialogue', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
     "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied with', 'ally of', 'allies of', 'in agreement', 'understand', 'understood', 'full backing', 'full support', 'voice',),
     "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'to call', 'not call', 'correction of history', 'military operation',),
@@ -230,7 +230,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 _NEG = re.compile(r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
                   r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b", re.I)
 _IRREALIS = re.compile(r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
-                       r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b", re.I)
+                       r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b"
+                       # what a resolution says is not what a voter says: "the resolution demanding a withdrawal"
+                       r"|\b(?:resolution|text|draft|motion|demand|call)s?\s+(?:that\s+|which\s+)?$"
+                       r"|\b(?:resolution|text|draft|motion)s?\s+(?:that\s+|which\s+)?(?:\w+\s+){0,2}$", re.I)
 
 
 def _lower_pattern(pattern: str) -> str:

@@ -34,6 +34,11 @@ _ANAPHOR = re.compile(r"\b(?:the country|its|it|his|her|he|she|the government|th
                       r"the island nation|the state)\b", re.I)
 _PLURAL_ANAPHOR = re.compile(r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
                              r"these governments|those governments|the pair)\b", re.I)
+# Non-country actors: a cue after one of these belongs to it, not to the country named earlier
+# ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
+_OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
+                          r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b")
+_LEAD_VERB = re.compile(r"^(?:(?:also|then|later|now|again|finally|still|quickly|instead|likewise)\s+)*$")
 _RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
 
 
@@ -157,6 +162,8 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
                 if ", wh" in sent_text else [])
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
+    sent_groups = groups(text, [m for m in sent_mentions
+                                if m.code not in topic.parties and is_actor(text, m, line.start)])
     for clause in clauses(text, sent.start, sent.end):
         c_mentions = [m for m in sent_mentions if clause.start <= m.start < clause.end]
         c_hits = [h for h in sent_hits if clause.start <= h.start < clause.end]
@@ -197,7 +204,8 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             if any(a <= hit.start < b for a, b in relative):
                 strength *= 0.5
             assert stance is not None
-            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group)
+            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group,
+                             sent_groups if text[clause.end:clause.end + 2].startswith(":") else [])
             if not actors:
                 if spec.kind == STANCE and strength >= 1.5:
                     state.pending = (stance, strength, 0)
@@ -232,7 +240,7 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
             if group:
                 break
             continue
-        if group and not groups(text, [group[-1], m])[0][-1] is m:
+        if group and groups(text, [group[-1], m])[0][-1] is not m:
             break
         group.append(m)
     if group:
@@ -243,14 +251,23 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
 
 
 def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]], state: _State,
-            prev_actors: list[str], item_group: list[str]) -> list[str]:
+            prev_actors: list[str], item_group: list[str], sent_after: list[list[Mention]]) -> list[str]:
     before = [g for g in c_groups if g[-1].end <= hit.start]
     after = [g for g in c_groups if g[0].start >= hit.start]
     if hit.spec.kind == COPY and after:
         return _codes(after[0])
     if before:
+        if _OTHER_ACTOR.search(text, before[-1][-1].end, hit.start):
+            return []
         return _codes(before[-1])
     prefix = text[clause.start:hit.start]
+    if _OTHER_ACTOR.search(prefix):
+        return []
+    if prev_actors and _LEAD_VERB.match(prefix):
+        # "Gabon backed the March text but voted against the suspension": no new subject.
+        return list(prev_actors)
+    if not after and sent_after:
+        after = [g for g in sent_after if g[0].start >= hit.start]
     if _PLURAL_ANAPHOR.search(prefix) and state.last_group:
         return list(state.last_group)
     if _ANAPHOR.search(prefix) and state.focus:
