@@ -115,7 +115,6 @@ def capitals_upper() -> dict[str, str]:
     return {s.upper(): code for s, (code, kind) in table.items() if kind == CAPITAL}
 
 
-_WORD = re.compile(r"\w", re.UNICODE)
 _CAP_WORD_BEFORE = re.compile(r"([A-Z][\w'-]*)\s+$")
 _CAP_WORD_AFTER = re.compile(r"^\s+([A-Z][\w'-]*)")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•\-–—]\s*|[\"“‘(]\s*)$")
@@ -143,9 +142,11 @@ def find_mentions(text: str) -> list[Mention]:
     for end_index, (surface, code, kind) in _automaton().iter_long(text):
         start = end_index - len(surface) + 1
         end = end_index + 1
-        if start > 0 and (_WORD.match(text[start - 1]) or (text[start - 1] == "-" and surface[0].isalpha())):
-            continue
-        if end < n and _WORD.match(text[end]) and surface[-1] != ".":
+        if start > 0:
+            prev = text[start - 1]
+            if prev.isalnum() or prev == "_" or (prev == "-" and surface[0].isalpha()):
+                continue
+        if end < n and surface[-1] != "." and (text[end].isalnum() or text[end] == "_"):
             continue
         if kind == BLOCKER:
             continue
