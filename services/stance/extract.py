@@ -50,6 +50,15 @@ class _State:
     pending: tuple[Stance, float, int] | None = None  # stance, strength, sentence index
     order: int = 0
     evidence: list[Evidence] = field(default_factory=list)
+    actor_cache: dict[int, bool] = field(default_factory=dict)  # mention start -> is_actor
+
+
+def _eligible(text: str, m: Mention, line: Span, topic: Topic, state: _State) -> bool:
+    known = state.actor_cache.get(m.start)
+    if known is None:
+        known = m.code not in topic.parties and is_actor(text, m, line.start)
+        state.actor_cache[m.start] = known
+    return known
 
 
 def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
@@ -162,12 +171,11 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
                 if ", wh" in sent_text else [])
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
-    sent_groups = groups(text, [m for m in sent_mentions
-                                if m.code not in topic.parties and is_actor(text, m, line.start)])
+    sent_groups = groups(text, [m for m in sent_mentions if _eligible(text, m, line, topic, state)])
     for clause in clauses(text, sent.start, sent.end):
         c_mentions = [m for m in sent_mentions if clause.start <= m.start < clause.end]
         c_hits = [h for h in sent_hits if clause.start <= h.start < clause.end]
-        eligible = [m for m in c_mentions if m.code not in topic.parties and is_actor(text, m, line.start)]
+        eligible = [m for m in c_mentions if _eligible(text, m, line, topic, state)]
         c_groups = groups(text, eligible)
         blocked = any(h.spec.kind == BLOCK and h.spec.name == "unconfirmed" for h in c_hits)
         nongov_at = min((h.start for h in c_hits if h.spec.kind == NONGOV), default=None)
@@ -236,7 +244,7 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
 def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Topic, state: _State) -> None:
     group: list[Mention] = []
     for m in sent_mentions:
-        if m.code in topic.parties or not is_actor(text, m, line.start):
+        if not _eligible(text, m, line, topic, state):
             if group:
                 break
             continue
