@@ -205,6 +205,9 @@ def _filtered_changes(filt: ChangeFilter):
     return query
 
 
+_VERSION_BRIEF = (ArticleVersion.id, ArticleVersion.number, ArticleVersion.url, ArticleVersion.title)
+
+
 def list_changes(
     session: Session,
     filt: ChangeFilter | None = None,
@@ -221,8 +224,9 @@ def list_changes(
     query = (
         query.options(
             joinedload(StanceChange.article),
-            joinedload(StanceChange.to_version).load_only(ArticleVersion.id, ArticleVersion.number),
-            joinedload(StanceChange.from_version).load_only(ArticleVersion.id, ArticleVersion.number),
+            # The contract shows the version's number, URL and title; never load its text here.
+            joinedload(StanceChange.to_version).load_only(*_VERSION_BRIEF),
+            joinedload(StanceChange.from_version).load_only(*_VERSION_BRIEF),
         )
         .order_by(StanceChange.detected_at.desc(), StanceChange.id.desc())
         .limit(limit + 1)
@@ -321,7 +325,9 @@ def changes_between(
     query = (
         select(StanceChange)
         .where(StanceChange.article_id == article_id, StanceChange.to_version_id.in_(version_ids))
-        .options(joinedload(StanceChange.to_version).load_only(ArticleVersion.id, ArticleVersion.number))
+        .options(
+            joinedload(StanceChange.to_version).load_only(*_VERSION_BRIEF), joinedload(StanceChange.article)
+        )
         .order_by(StanceChange.detected_at, StanceChange.id)
     )
     return list(session.scalars(query).unique())

@@ -287,3 +287,31 @@ def test_metrics(client, seeded):
     assert 'stancewatch_webhook_deliveries{status="failed"} 0.0' in text
     assert 'stancewatch_http_requests_total{endpoint="api.changes",method="GET",status="200"} 1.0' in text
     assert "stancewatch_http_request_duration_seconds_bucket" in text
+
+
+def test_change_list_costs_a_fixed_number_of_queries(app, client, session):
+    from sqlalchemy import event
+
+    feed = make_feed(session)
+    for a in range(5):
+        article = make_article(session, feed, key=f"k{a}")
+        v1 = make_version(session, article, 1, f"text {a}")
+        v2 = make_version(session, article, 2, f"text {a} more")
+        for cc in ("FR", "DE", "IT"):
+            make_change(session, v2, cc, Stance.NEUTRAL, Stance.OPPOSES, from_version=v1)
+    session.commit()
+    statements: list[str] = []
+    engine = app.extensions["stancewatch"].engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        assert len(client.get("/api/changes").get_json()["changes"]) == 15
+        api_queries = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+        statements.clear()
+        client.get("/")
+        page_queries = len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    # One query for the page (article and versions joined), none per row.
+    assert api_queries == 1, statements
+    assert page_queries <= 3, statements
