@@ -38,6 +38,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "cancelled")
+# Primary keys are INTEGER: 32-bit on PostgreSQL, where a larger literal is an error, not a miss.
+MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -271,11 +273,8 @@ def country_timeline(
     return CountryTimeline(country, target or (current.target if current else None), current, points, page)
 
 
-MAX_ID = 2**63 - 1
-
-
 def check_id(what: str, value: int) -> int:
-    """``value`` if it can be a stored id (64-bit), else NotFoundError (no database can hold it)."""
+    """``value`` if it can be a stored id, else NotFoundError (no row can have it)."""
     if not 0 < value <= MAX_ID:
         raise NotFoundError(f"{what} {value} not found")
     return value

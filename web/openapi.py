@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from services.history import MAX_LIMIT
+from services.history import MAX_ID, MAX_LIMIT
 from services.models import EVENT_TYPES
 from services.types import Stance
 
@@ -47,7 +47,12 @@ _FILTER_PARAMS = [
         "schema": {"type": "string", "enum": STANCES},
     },
     {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(EVENT_TYPES)}},
-    {"name": "feed", "in": "query", "description": "feed id", "schema": {"type": "integer", "minimum": 1}},
+    {
+        "name": "feed",
+        "in": "query",
+        "description": "feed id",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    },
     {
         "name": "since",
         "in": "query",
@@ -78,7 +83,12 @@ _BEARER = [{"bearer": []}]
 
 
 def _id_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
 
 
 @cache

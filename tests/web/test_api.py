@@ -127,6 +127,8 @@ def test_versions_endpoint(client, seeded):
     missing = client.get("/api/articles/424242/versions")
     assert missing.status_code == 404 and "424242" in missing.get_json()["error"]["message"]
     assert client.get(f"/api/articles/{2**70}/versions").status_code == 404
+    assert client.get(f"/api/articles/{2**31}/versions").status_code == 404  # beyond INTEGER on PostgreSQL
+    assert client.get(f"/?feed={2**31}").status_code == 400
 
 
 def count(session, model) -> int:
