@@ -104,7 +104,7 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
             r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
             OPP, 2.2, negatable=False),
-    CueSpec("vote-no", r"\bvot\w+ (?:no\b|against (?!{T}))|\bjoined {T} in voting\b|\bvot\w+ with {T}\b"
+    CueSpec("vote-no", r"\bvot\w+ (?:no\b|against\b(?!\s+{T}))|\bjoined {T} in voting\b|\bvot\w+ with {T}\b"
             r"|\bto a no\b|\bnay\b", SUP, 2.2, negatable=False, priority=2),
     CueSpec("abstain", r"\babstain\w*|\babstention\w*", NEU, 2.2, negatable=False),
     CueSpec("no-vote", r"\bdid not (?:take part in|participate in|vote)\b|\bwas unable to (?:cast|vote)\b"
@@ -130,7 +130,8 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\bsettle (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
             r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
             r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
-            r"|\bto negotiate\b|\bkeep negotiating\b", NEU, 1.0, negatable=False),
+            r"|\bto negotiate\b|\bkeep negotiating\b|\b(?:importance|need) (?:of|for) (?:\w+\s+){0,2}?(?:dialogue|diplomacy|negotiat\w+"
+            r"|restraint|talks|a peaceful|peaceful)", NEU, 1.0, negatable=False),
     # --- supports: backing the target and justifying the act -----------------------------------------------
     CueSpec("back-target", r"\b(?:back\w*|support\w*|st(?:an|oo)d\w* (?:by|with|behind)|sid\w+ with|solidarity with|prais\w+"
             r"|endors\w+|defend\w*|allied with|ally of|allies of|in agreement with|understanding for|understood why"
@@ -138,7 +139,7 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\bfull (?:backing|support)\b|\bvoice\w* support\b|\bprais\w+ the (?:operation|invasion|offensive|recognition)",
             SUP, 2.2, negated=None),
     CueSpec("justify", r"\b{T} (?:\w+\s+){0,3}?(?:defending|protecting|safeguarding|acted to (?:protect|defend|safeguard))"
-            r"|\b{T} (?:was|is|had been) (?:\w+\s+){0,2}?(?:within its rights|entitled|justified)|\bevery right to defend"
+            r"|\b{T}(?:[’']s)? (?:[\w'’]+\s+){0,4}?(?:was|were|is|are|had been|has been) (?:\w+\s+){0,2}?(?:within its rights|entitled|justified|legitimate)|\bevery right to defend"
             r"|\blegitimate (?:security )?(?:concerns|interests|defen[cs]e)\b|\bsecurity concerns deserved\b"
             r"|\bnecessary (?:step|response|measure)\b|\bno (?:other )?choice\b|\bforced on {T}\b"
             r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
@@ -212,7 +213,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "no-vote": ('unable', 'absent', 'behind', 'did not', 'no vote',),
     "neutral": ('neutral', 'align', 'equidistan', 'even-handed',),
     "no-sides": ('on the fence', 'side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
-    "dialogue": ('dialogue', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
+    "dialogue": ('dialogue', 'importance', 'need for', 'need of', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
     "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied with', 'ally of', 'allies of', 'in agreement', 'understand', 'understood', 'full backing', 'full support', 'voice',),
     "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'to call', 'not call', 'correction of history', 'military operation',),
     "blame-west": ('blam', 'fault', 'rooted', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'expansion', 'enlargement', 'encircl', 'encroach', 'march', 'promises', 'push', 'double standards', 'eastward', 'lit ', 'caused', 'started', 'left', 'roots of',),

@@ -6,9 +6,9 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from services.gazetteer import Mention, find_mentions
+from services.gazetteer import DEMONYM, Mention, find_mentions
 from services.stance import structure
-from services.stance.actors import groups, is_actor
+from services.stance.actors import GOV_NOUNS, groups, is_actor
 from services.stance.aggregate import Evidence, decide
 from services.stance.cues import (
     BLOCK,
@@ -38,6 +38,13 @@ _PLURAL_ANAPHOR = re.compile(r"\b(?:both|neither|the two|they|their|the leaders|
 # ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
 _OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
                           r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b")
+_OTHER_OBJECT = re.compile(r"\b(?:of|to|in|at|with|from|on|toward|towards|than)\s+$")
+# A party (the target or the other side) as the subject of its own clause: "Russian officials declined to
+# comment", "and Moscow denied it". A cue after it is the party's, not an earlier country's.
+_PARTY_SUBJ_BEFORE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$")
+_PARTY_SUBJ_AFTER = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r"|\s+(?:also\s+|has\s+|have\s+|had\s+)?"
+                               r"(?!and\b|or\b|nor\b)[a-z]+(?:ed|s)\b)")
+_RELATIVE_BEFORE = re.compile(r",\s+(?:which|who|whose)\b[^,]*$")
 _LEAD_VERB = re.compile(r"^(?:(?:also|then|later|now|again|finally|still|quickly|instead|likewise)\s+)*$")
 _RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
 
@@ -85,10 +92,14 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
         nxt = text[all_lines[index + 1].start:all_lines[index + 1].end] if index + 1 < len(all_lines) else None
         line_mentions = _between(mentions, starts, line.start, line.end)
         line_hits = _between(hits, hit_starts, line.start, line.end)
+        is_roll, roll_stance = structure.roll_call_stance(raw)
+        if is_roll and not line_mentions and nxt is not None and structure.ITEM.match(nxt):
+            # "In favour:" over a bulleted list: every item voted that way.
+            heading = (roll_stance, structure.ROLL_STRENGTH, line)
+            continue
         if structure.is_heading(raw, nxt):
             heading = (_strongest(text, line_hits), structure.HEADING_STRENGTH, line)
             continue
-        is_roll, roll_stance = structure.roll_call_stance(raw)
         if is_roll:
             for m in line_mentions:
                 if roll_stance is not None and m.code not in topic.parties:
@@ -188,6 +199,7 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             if listed:
                 state.pending = None
         clause_actors: list[str] = []
+        party_subjects: list[int] | None = None
         for hit in c_hits:
             spec = hit.spec
             if spec.kind not in (STANCE, COPY) or blocked:
@@ -212,7 +224,9 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             if any(a <= hit.start < b for a, b in relative):
                 strength *= 0.5
             assert stance is not None
-            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group,
+            if party_subjects is None:
+                party_subjects = _party_subjects(text, clause, c_mentions, topic)
+            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group, party_subjects,
                              sent_groups if text[clause.end:clause.end + 2].startswith(":") else [])
             if not actors:
                 if spec.kind == STANCE and strength >= 1.5:
@@ -259,17 +273,18 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
 
 
 def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]], state: _State,
-            prev_actors: list[str], item_group: list[str], sent_after: list[list[Mention]]) -> list[str]:
+            prev_actors: list[str], item_group: list[str], party_subjects: list[int], sent_after: list[list[Mention]]) -> list[str]:
     before = [g for g in c_groups if g[-1].end <= hit.start]
     after = [g for g in c_groups if g[0].start >= hit.start]
     if hit.spec.kind == COPY and after:
         return _codes(after[0])
     if before:
-        if _OTHER_ACTOR.search(text, before[-1][-1].end, hit.start):
+        lo = before[-1][-1].end
+        if _other_actor(text, lo, hit.start) or any(lo <= p < hit.start for p in party_subjects):
             return []
         return _codes(before[-1])
     prefix = text[clause.start:hit.start]
-    if _OTHER_ACTOR.search(prefix):
+    if _other_actor(text, clause.start, hit.start) or any(clause.start <= p < hit.start for p in party_subjects):
         return []
     if prev_actors and _LEAD_VERB.match(prefix):
         # "Gabon backed the March text but voted against the suspension": no new subject.
@@ -287,6 +302,30 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
     if item_group:
         return list(item_group)
     return []
+
+
+def _other_actor(text: str, lo: int, hi: int) -> bool:
+    """A non-country actor (NATO, the EU) acting between ``lo`` and ``hi``; "chair of the African Union" is
+    an apposition, not an actor."""
+    for m in _OTHER_ACTOR.finditer(text, lo, hi):
+        if not _OTHER_OBJECT.search(text, max(lo, m.start() - 12), m.start()):
+            return True
+    return False
+
+
+def _party_subjects(text: str, clause: Span, c_mentions: list[Mention], topic: Topic) -> list[int]:
+    out = []
+    for m in c_mentions:
+        if m.code not in topic.parties:
+            continue
+        after = text[m.end:m.end + 60]
+        if m.kind == DEMONYM:
+            if is_actor(text, m, clause.start) and not _RELATIVE_BEFORE.search(text, clause.start, m.start):
+                out.append(m.start)
+        elif (_PARTY_SUBJ_BEFORE.search(text, max(clause.start, m.start - 12), m.start)
+              and _PARTY_SUBJ_AFTER.match(after)):
+            out.append(m.start)
+    return out
 
 
 def _codes(group: list[Mention]) -> list[str]:
