@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from standardwebhooks import Webhook
 
 from services.changes import iso, new_msg_id
@@ -283,10 +283,16 @@ def make_webhook_client(settings: Settings) -> httpx.Client:
 
 
 def _lock_delivery(session: Session, delivery_id: int, *, skip_locked: bool) -> WebhookDelivery | None:
+    # One round trip for the delivery, its subscription and its event (inner joins, so FOR UPDATE
+    # applies; only the delivery row is locked).
     return session.scalar(
         select(WebhookDelivery)
+        .options(
+            joinedload(WebhookDelivery.subscription, innerjoin=True),
+            joinedload(WebhookDelivery.event, innerjoin=True),
+        )
         .where(WebhookDelivery.id == delivery_id)
-        .with_for_update(skip_locked=skip_locked)
+        .with_for_update(skip_locked=skip_locked, of=WebhookDelivery)
     )
 
 
