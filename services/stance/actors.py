@@ -23,7 +23,9 @@ _ADJ = r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current
 _ADJ += r"\w+-appointed)\s+)*"
 _GOV_AFTER = re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
 _POSSESSIVE = re.compile(r"^[’']s?\b")
-_POSS_GOV = re.compile(r"^[’']s?\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
+# "Brazil's vote in favour", "India's position": the government's own act or word.
+_ACTS = r"(?:votes?|decision|position|stance|abstention|condemnation|refusal|backing|support|statement|reaction|response)"
+_POSS_GOV = re.compile(r"^[’']s?\s+(?:" + _ADJ + GOV_NOUNS + r"|(?:official\s+|own\s+)?" + _ACTS + r")\b", re.I)
 _OBJECT_WORDS = frozenset(["in", "to", "from", "at", "on", "against", "toward", "towards", "into", "through", "via", "across", "near", "between", "with", "over", "behind", "about", "under", "onto", "within", "outside", "around", "beyond", "blaming", "blamed", "blame", "accusing", "accused", "urged", "urging", "told", "telling", "warned", "warning", "criticised", "criticized", "criticising", "criticizing", "than", "like", "visit", "visited", "visiting", "hosted", "hosting", "give", "gave", "giving", "sanctioning", "sanctioned", "targeting", "targeted", "isolate", "isolating", "of", "for", "among", "inside", "throughout"])
 _OF_OK = re.compile(r"(?:governments?|spokes\w+|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
                     r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$", re.I)

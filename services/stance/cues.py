@@ -62,12 +62,14 @@ SPECS: tuple[CueSpec, ...] = (
             r"the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
             r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
             r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
-            r"|\bunprovoked and unlawful\b|\bopposed? the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
+            r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
             r"|\bnot agree with an invasion", OPP, 2.8, negated=None),
     CueSpec("withdraw", r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+" + _GAP % 6 +
             r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
             r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))", OPP, 2.4, negated=None),
-    CueSpec("stand-victim", r"\b(?:st(?:an|oo)d\w* (?:with|by)|solidarity with|back\w* |support\w* )\s*(?:the people of )?{V}\b",
+    CueSpec("stand-victim", r"\b(?:st(?:an|oo)d\w* (?:with|by)|solidarity with|back\w* |support\w* |respect\w* )\s*(?:the people of "
+            r"|(?:the )?(?:independence|sovereignty|territorial integrity)(?:,? (?:and )?(?:independence|sovereignty|territorial "
+            r"integrity|unity))* of )?{V}\b",
             OPP, 2.0, negated=None),
     # --- opposes: sanctions and export controls -------------------------------------------------------
     CueSpec("sanction-verb", r"\b(?:impos\w+|announc\w+|adopt\w*|appl(?:y|ied|ies|ying)|join\w*|back\w*|align\w*|follow\w*"
@@ -145,7 +147,8 @@ SPECS: tuple[CueSpec, ...] = (
             r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
             r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b", SUP, 2.0,
             negatable=False, priority=2),
-    CueSpec("blame-west", r"\b(?:blam\w+|fault of|rooted in|provocation\w*|provok\w+|accus\w+|bullying|hostile policy)\s+"
+    CueSpec("blame-west", r"\b(?:blam\w+|fault of|rooted in|root causes?|lay in|lies in|provocation\w*|provok\w+|accus\w+|bullying"
+            r"|hostile policy|hegemon\w*)\s+"
             r"(?:[\w'’]+\s+){0,6}?(?:NATO|the West|Western|Washington|the U\.?S\.?|the United States|{V})"
             r"|\b(?:NATO|the West|Western|Washington)[’']?s?\s+(?:[\w'’-]+\s+){0,6}?(?:provocations?|expansion|enlargement"
             r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked)"
@@ -200,7 +203,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "condemn-bare": ('condemn',),
     "grave": ('violation', 'breach', 'violat', 'unprovoked', 'unjustif', 'unlawful', 'illegal', 'egregious', 'brutal', 'unacceptable', 'war crimes', "putin's war", 'putin’s war', 'use of force', 'opposed', 'against the invasion', 'agree with an invasion',),
     "withdraw": ('withdraw', 'pull', 'stop the', 'leave ukraine', 'end the', 'end its',),
-    "stand-victim": ('stand', 'stood', 'solidarity', 'back', 'support',),
+    "stand-victim": ('stand', 'stood', 'solidarity', 'back', 'support', 'respect',),
     "sanction-verb": ('sanction', 'penalt', 'measures', 'package', 'export', 'asset', 'travel', 'listings', 'designations',),
     "sanction-direct": ('sanction', 'penalt', 'freez', 'froze', 'frozen', 'export', 'swift', 'dollar', 'counterpart', 'aeroflot', 'airspace', 'barred', 'expel', 'imports', 'permit',),
     "no-sanctions": ('sanction', 'measures', 'none',),
@@ -216,7 +219,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "dialogue": ('dialogue', 'importance', 'need for', 'need of', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
     "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied with', 'ally of', 'allies of', 'in agreement', 'understand', 'understood', 'full backing', 'full support', 'voice',),
     "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'to call', 'not call', 'correction of history', 'military operation',),
-    "blame-west": ('blam', 'fault', 'rooted', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'expansion', 'enlargement', 'encircl', 'encroach', 'march', 'promises', 'push', 'double standards', 'eastward', 'lit ', 'caused', 'started', 'left', 'roots of',),
+    "blame-west": ('blam', 'fault', 'rooted', 'root cause', 'lay in', 'lies in', 'hegemon', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'expansion', 'enlargement', 'encircl', 'encroach', 'march', 'promises', 'push', 'double standards', 'eastward', 'lit ', 'caused', 'started', 'left', 'roots of',),
     "recognise": ('recogni',),
     "host-troops": ('let ', 'allow', 'permit', 'host', 'carry', 'soil', 'territory', 'to the russian',),
     "did-not-condemn": ('condemn',),

@@ -38,12 +38,19 @@ _PLURAL_ANAPHOR = re.compile(r"\b(?:both|neither|the two|they|their|the leaders|
 # ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
 _OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
                           r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b")
-_OTHER_OBJECT = re.compile(r"\b(?:of|to|in|at|with|from|on|toward|towards|than)\s+$")
+_OTHER_OBJECT = re.compile(r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins)\s+$")
 # A party (the target or the other side) as the subject of its own clause: "Russian officials declined to
 # comment", "and Moscow denied it". A cue after it is the party's, not an earlier country's.
-_PARTY_SUBJ_BEFORE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$")
+_PARTY_SUBJ_BEFORE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$", re.I)
 _PARTY_SUBJ_AFTER = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r"|\s+(?:also\s+|has\s+|have\s+|had\s+)?"
                                r"(?!and\b|or\b|nor\b)[a-z]+(?:ed|s)\b)")
+# What a party says about others is its claim, not their stance: "The Kremlin said that Uganda supported ...".
+_PARTY_SPEECH = re.compile(r"\s+(?:has\s+|had\s+)?(?:also\s+)?(?:said|says|claimed|claims|told|insisted|asserted|"
+                           r"announced|declared|listed|named|thanked)\b")
+# "Taiwan joined the United States and the EU in imposing sanctions": the subject acts with its partners.
+_JOINED_IN = re.compile(r"\s+(?:also\s+|has\s+|had\s+|have\s+)?join(?:ed|s)?\s+(?:\w+\s+){0,8}?in\s+$")
+_GOV_WORDS = re.compile(r"\s+(?:[\w-]+\s+){0,2}?" + GOV_NOUNS + r"\b")
+_CAPWORD = re.compile(r"\b[A-Z][\w’'.-]*")
 _RELATIVE_BEFORE = re.compile(r",\s+(?:which|who|whose)\b[^,]*$")
 _LEAD_VERB = re.compile(r"^(?:(?:also|then|later|now|again|finally|still|quickly|instead|likewise)\s+)*$")
 _RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
@@ -182,6 +189,7 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
                 if ", wh" in sent_text else [])
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
+    speech_at = _party_speech(text, sent, sent_mentions, topic)
     sent_groups = groups(text, [m for m in sent_mentions if _eligible(text, m, line, topic, state)])
     for clause in clauses(text, sent.start, sent.end):
         c_mentions = [m for m in sent_mentions if clause.start <= m.start < clause.end]
@@ -207,6 +215,10 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             if nongov_at is not None and nongov_at < hit.start:
                 continue
             if spec.needs_context and not cues.target.search(sent_text):
+                continue
+            if speech_at is not None and hit.start > speech_at:
+                continue
+            if spec.name == "condemn" and _other_object(text, hit, topic):
                 continue
             stance, strength = spec.stance, spec.strength
             if spec.kind == COPY:
@@ -278,6 +290,9 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
     after = [g for g in c_groups if g[0].start >= hit.start]
     if hit.spec.kind == COPY and after:
         return _codes(after[0])
+    for i, g in enumerate(before):
+        if _JOINED_IN.match(text, g[-1].end, hit.start) and not _other_actor(text, clause.start, g[0].start):
+            return list(dict.fromkeys(c for grp in before[i:] for c in _codes(grp)))
     if before:
         lo = before[-1][-1].end
         if _other_actor(text, lo, hit.start) or any(lo <= p < hit.start for p in party_subjects):
@@ -304,6 +319,52 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
     return []
 
 
+def _before(text: str, lo: int, at: int) -> str:
+    """Up to 12 characters before ``at`` but not before ``lo`` (so that ``^`` means the clause start)."""
+    return text[max(lo, at - 12):at] if at - 12 <= lo else "#" + text[at - 12:at]
+
+
+def _party_speech(text: str, sent: Span, sent_mentions: list[Mention], topic: Topic) -> int | None:
+    """Where a party starts speaking in the sentence ("The Kremlin said ..."), or None."""
+    for m in sent_mentions:
+        if m.code not in topic.parties:
+            continue
+        if not _PARTY_SUBJ_BEFORE.search(_before(text, sent.start, m.start)):
+            continue
+        after = m.end
+        if m.kind == DEMONYM:
+            g = _GOV_WORDS.match(text, m.end, m.end + 40)
+            if not g:
+                continue
+            after = g.end()
+        if _PARTY_SPEECH.match(text, after, after + 40):
+            return m.start
+    return None
+
+
+_ALLOWED_CACHE: dict[str, frozenset[str]] = {}
+_TITLES = frozenset(["The", "A", "An", "President", "Prime", "Minister", "Mr", "Mrs", "Ms", "UN", "U.N.", "United", "Nations", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Charter"])
+
+
+def _other_object(text: str, hit: CueHit, topic: Topic) -> bool:
+    """A condemnation of an act by someone else ("condemned the Houthi drone attack"): a proper name in the
+    object that is not the target, the other side or the war's places."""
+    allowed = _ALLOWED_CACHE.get(topic.key)
+    if allowed is None:
+        words = {w for name in (*topic.target_names, *topic.victim_names, *topic.context_words) for w in name.split()}
+        allowed = frozenset(words | _TITLES)
+        _ALLOWED_CACHE[topic.key] = allowed
+    span = text[hit.start:hit.end]
+    first = span.find(" ")
+    for m in _CAPWORD.finditer(span, first + 1 if first > 0 else len(span)):
+        word = m.group(0).rstrip(".,")
+        for suffix in ("'s", "’s", "'", "’"):
+            word = word.removesuffix(suffix)
+        if word not in allowed:
+            return True
+    return False
+
+
 def _other_actor(text: str, lo: int, hi: int) -> bool:
     """A non-country actor (NATO, the EU) acting between ``lo`` and ``hi``; "chair of the African Union" is
     an apposition, not an actor."""
@@ -322,7 +383,7 @@ def _party_subjects(text: str, clause: Span, c_mentions: list[Mention], topic: T
         if m.kind == DEMONYM:
             if is_actor(text, m, clause.start) and not _RELATIVE_BEFORE.search(text, clause.start, m.start):
                 out.append(m.start)
-        elif (_PARTY_SUBJ_BEFORE.search(text, max(clause.start, m.start - 12), m.start)
+        elif (_PARTY_SUBJ_BEFORE.search(_before(text, clause.start, m.start))
               and _PARTY_SUBJ_AFTER.match(after)):
             out.append(m.start)
     return out

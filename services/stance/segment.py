@@ -11,7 +11,7 @@ _ABBREV = re.compile(r"(?:\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep
 _SENT_END = re.compile(r"[.!?][\"”’')]*\s+(?=[\"“‘(]?[A-Z0-9À-Ý])")
 # Clause boundaries: a new subject usually follows these.
 _CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+while\s+|,?\s+but\s+|,\s+yet\s+|,\s+and\s+"
-                     r"(?=(?:the|its|his|her|their|he|she|it|they)\b)")
+                     r"(?=(?:the|its|his|her|their|he|she|it|they|both|all|neither)\b)")
 
 _CLAUSE_MARKS = (";", ":", "—", "–", "while", "whereas", "but", "yet", ", and")
 
