@@ -381,6 +381,8 @@ class Receiver:
         self.mode = "ok"  # ok | status | slow | stall
         self.status = 200
         self.slow_seconds = 0.0
+        # Behaviours for the next requests, one each ("slow", "stall", or a status like "500"); then ``mode``.
+        self.script: list[str] = []
         self._release = threading.Event()
         self.arrived = threading.Event()
         self._lock = threading.Lock()
@@ -409,7 +411,11 @@ class Receiver:
                         verified = True
                     except (WebhookVerificationError, ValueError):
                         verified = False
-                mode, status = receiver.mode, receiver.status
+                with receiver._lock:
+                    mode, status = receiver.mode, receiver.status
+                    if receiver.script:
+                        step = receiver.script.pop(0)
+                        mode, status = (step, status) if not step.isdigit() else ("status", int(step))
                 record = Received(headers.get("webhook-id"), body, None, verified)
                 with receiver._lock:
                     receiver.received.append(record)

@@ -89,6 +89,16 @@ def msg_ids(url: str) -> set[str]:
         return set(session.scalars(select(OutboxEvent.msg_id)))
 
 
+def delivery_msg_ids(url: str) -> set[str]:
+    """The webhook-ids of the events that have a delivery (matched some subscription)."""
+    with db_session(url) as session:
+        return set(
+            session.scalars(
+                select(OutboxEvent.msg_id).join(WebhookDelivery, WebhookDelivery.event_id == OutboxEvent.id)
+            )
+        )
+
+
 def changes_seen(url: str) -> list[tuple[str, str, str | None, str | None]]:
     with db_session(url) as session:
         rows = session.execute(
