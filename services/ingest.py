@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -194,9 +194,9 @@ class FeedState:
     error_count: int
 
 
-def load_feed_state(session: Session, feed_id: int) -> FeedState:
-    """The feed's fetch state; :raise NotFoundError: if there is none."""
-    row = session.execute(
+def load_feed_state(db: Session | Connection, feed_id: int) -> FeedState:
+    """The feed's fetch state (a Session or a Core Connection); :raise NotFoundError: if there is none."""
+    row = db.execute(
         select(
             Feed.id,
             Feed.url,
@@ -210,6 +210,32 @@ def load_feed_state(session: Session, feed_id: int) -> FeedState:
     if row is None:
         raise NotFoundError(f"no feed with id {feed_id}")
     return FeedState(*row)
+
+
+def record_feed_not_modified(
+    db: Session | Connection,
+    feed_id: int,
+    *,
+    now: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    next_check_at: datetime,
+) -> None:
+    """Store a poll answered 304: success, the validators, and the next poll time."""
+    db.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(
+            status="not_modified",
+            last_polled_at=now,
+            last_success_at=now,
+            etag=etag,
+            last_modified=last_modified,
+            error_count=0,
+            last_error=None,
+            next_check_at=next_check_at,
+        )
+    )
 
 
 def lock_feed(session: Session, feed_id: int) -> Feed:
@@ -377,31 +403,50 @@ class ArticleState:
     feed_interval: int
 
 
-def load_article_state(session: Session, article_id: int) -> ArticleState:
-    """The article's fetch state; :raise NotFoundError: if there is none."""
-    row = session.execute(
-        select(
-            Article.id,
-            Article.feed_id,
-            Article.url,
-            Article.title,
-            Article.etag,
-            Article.last_modified,
-            Article.raw_hash,
-            Article.check_interval_seconds,
-            Article.recheck_until,
-            Feed.interval_seconds,
-        )
-        .join(Feed, Feed.id == Article.feed_id)
-        .where(Article.id == article_id)
+_ARTICLE_STATE_COLUMNS = (
+    Article.id,
+    Article.feed_id,
+    Article.url,
+    Article.title,
+    Article.etag,
+    Article.last_modified,
+    Article.raw_hash,
+    Article.check_interval_seconds,
+    Article.recheck_until,
+    Feed.interval_seconds,
+)
+
+
+def load_article_state(db: Session | Connection, article_id: int) -> ArticleState:
+    """The article's fetch state; :raise NotFoundError: if there is none.
+
+    Accepts a Core ``Connection`` too: the unchanged re-check path skips the ORM session, whose
+    bookkeeping would otherwise be most of that path's CPU.
+    """
+    row = db.execute(
+        select(*_ARTICLE_STATE_COLUMNS).join(Feed, Feed.id == Article.feed_id).where(Article.id == article_id)
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no article with id {article_id}")
     return ArticleState(*row)
 
 
+def load_article_states(db: Session | Connection, article_ids: list[int]) -> dict[int, ArticleState]:
+    """Fetch states of many articles in one query (ids that do not exist are left out)."""
+    states: dict[int, ArticleState] = {}
+    for start in range(0, len(article_ids), _IN_CHUNK):
+        chunk = article_ids[start : start + _IN_CHUNK]
+        rows = db.execute(
+            select(*_ARTICLE_STATE_COLUMNS)
+            .join(Feed, Feed.id == Article.feed_id)
+            .where(Article.id.in_(chunk))
+        )
+        states.update({row[0]: ArticleState(*row) for row in rows})
+    return states
+
+
 def record_check(
-    session: Session,
+    db: Session | Connection,
     article_id: int,
     *,
     now: datetime,
@@ -418,7 +463,43 @@ def record_check(
     )
     if update_cache:
         values.update(etag=etag, last_modified=last_modified)
-    session.execute(update(Article).where(Article.id == article_id).values(**values))
+    db.execute(update(Article).where(Article.id == article_id).values(**values))
+
+
+_RECORD_CHECKS = (
+    update(Article)
+    .where(Article.id == bindparam("b_id"))
+    .values(
+        last_checked_at=bindparam("b_now"),
+        check_interval_seconds=bindparam("b_interval"),
+        next_check_at=bindparam("b_next"),
+        last_error=None,
+        etag=bindparam("b_etag"),
+        last_modified=bindparam("b_last_modified"),
+    )
+)
+
+
+def record_checks(db: Session | Connection, checks: list[dict[str, Any]], *, now: datetime) -> None:
+    """Store many unchanged re-checks in one statement (executemany).
+
+    Each item: ``article_id``, ``interval``, ``next_check_at``, ``etag``, ``last_modified``.
+    """
+    if not checks:
+        return
+    params = [
+        {
+            "b_id": c["article_id"],
+            "b_now": now,
+            "b_interval": c["interval"],
+            "b_next": c["next_check_at"],
+            "b_etag": c["etag"],
+            "b_last_modified": c["last_modified"],
+        }
+        for c in checks
+    ]
+    connection = db.connection() if isinstance(db, Session) else db
+    connection.execute(_RECORD_CHECKS, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,44 +535,51 @@ def store_text(
     article back at that version (an A/B flip is recorded once, never as endless versions); a new
     hash becomes version N+1 with its diff to the current text, flagged suspect (and not made current,
     and not passed to ``on_new_version``) when it looks like an error or paywall page.
+
+    A lost race cannot happen under the row lock (PostgreSQL) or ``BEGIN IMMEDIATE`` (SQLite); the
+    unique constraints stay the last line and raise IntegrityError, which the caller treats as
+    "another worker stored it" after its transaction rolled back.
     """
-    article = session.scalar(select(Article).where(Article.id == article_id).with_for_update())
-    if article is None:
-        raise NotFoundError(f"no article with id {article_id}")
-    article.raw_hash = raw_hash
-    article.etag = etag
-    article.last_modified = last_modified
-    article.last_checked_at = now
-    article.last_error = None
-    if title and not article.title:
-        article.title = title
-    current = session.get(ArticleVersion, article.current_version_id) if article.current_version_id else None
-    if current is not None and current.content_hash == text_hash:
-        return StoredText("unchanged", current.id, current.number)
-    earlier = session.execute(
-        select(ArticleVersion.id, ArticleVersion.number, ArticleVersion.suspect).where(
-            ArticleVersion.article_id == article_id, ArticleVersion.content_hash == text_hash
-        )
+    locked = session.execute(
+        select(Article.current_version_id, Article.title).where(Article.id == article_id).with_for_update()
     ).one_or_none()
-    if earlier is not None:
-        if earlier.suspect:
-            return StoredText("unchanged", earlier.id, earlier.number)
-        logger.info(
-            "article returned to an earlier text article_id=%s version=%s", article_id, earlier.number
-        )
-        article.current_version_id = earlier.id
-        return StoredText("reverted", earlier.id, earlier.number)
-    number = (
-        session.scalar(select(func.max(ArticleVersion.number)).where(ArticleVersion.article_id == article_id))
-        or 0
-    ) + 1
-    previous_text = current.text if current is not None else None
+    if locked is None:
+        raise NotFoundError(f"no article with id {article_id}")
+    current_id, article_title = locked
+    known = session.execute(
+        select(
+            ArticleVersion.id, ArticleVersion.number, ArticleVersion.content_hash, ArticleVersion.suspect
+        ).where(ArticleVersion.article_id == article_id)
+    ).all()
+    values: dict[str, Any] = dict(
+        raw_hash=raw_hash, etag=etag, last_modified=last_modified, last_checked_at=now, last_error=None
+    )
+    if title and not article_title:
+        values["title"] = title
+    by_hash = {row.content_hash: row for row in known}
+    same = by_hash.get(text_hash)
+    if same is not None:
+        kind = "unchanged"
+        if same.id != current_id and not same.suspect:
+            logger.info(
+                "article returned to an earlier text article_id=%s version=%s", article_id, same.number
+            )
+            values["current_version_id"] = same.id
+            kind = "reverted"
+        session.execute(update(Article).where(Article.id == article_id).values(**values))
+        return StoredText(kind, same.id, same.number)
+    number = max((row.number for row in known), default=0) + 1
+    previous_text = (
+        session.scalar(select(ArticleVersion.text).where(ArticleVersion.id == current_id))
+        if current_id is not None
+        else None
+    )
     reason = suspect_reason(previous_text, text)
     version = ArticleVersion(
         article_id=article_id,
         number=number,
         content_hash=text_hash,
-        title=title or article.title,
+        title=title or article_title,
         text=text,
         url=url,
         raw_html=raw,
@@ -502,19 +590,13 @@ def store_text(
         suspect_reason=reason,
         fetched_at=now,
     )
-    try:
-        # The row lock makes this race impossible on PostgreSQL and SQLite serialises writers; the
-        # unique constraints stay the last line, and a lost race means the version already exists.
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
-    except IntegrityError:
-        logger.warning("version already stored by another worker article_id=%s", article_id)
-        return StoredText("unchanged", None, None)
+    session.add(version)
+    session.flush()
     if reason is not None:
         logger.warning("suspect version article_id=%s number=%s reason=%s", article_id, number, reason)
+        session.execute(update(Article).where(Article.id == article_id).values(**values))
         return StoredText("suspect", version.id, number)
-    article.current_version_id = version.id
-    session.flush()
+    values["current_version_id"] = version.id
+    session.execute(update(Article).where(Article.id == article_id).values(**values))
     changes = on_new_version(session, version) if on_new_version is not None else 0
     return StoredText("new", version.id, number, changes)

@@ -13,10 +13,11 @@ from services.db import utcnow
 from services.errors import NotFoundError
 from services.fetch import make_fetch_client
 from services.ingest import OnNewVersion, all_article_ids, all_feed_ids, claim_due_articles, claim_due_feeds
-from services.polling import check_article, poll_feed
+from services.polling import check_articles, poll_feed
 
 # One pass takes everything due; the limit only bounds one claim query.
 _CLAIM_LIMIT = 100_000
+_ARTICLE_BATCH = 64
 
 
 def stance_hook() -> OnNewVersion | None:
@@ -98,17 +99,13 @@ def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
             else:
                 article_ids = claim_due_articles(session, now=utcnow(), limit=_CLAIM_LIMIT)
         checked = 0
-        for index, article_id in enumerate(article_ids, 1):
-            _progress(show, f"article {index}/{len(article_ids)} (id {article_id})")
-            try:
-                result = check_article(
-                    factory, client, article_id, settings, now=utcnow(), on_new_version=hook
-                )
-            except NotFoundError:
-                continue
-            checked += 1
-            total_versions += result.new_versions
-            total_changes += result.changes
+        for start in range(0, len(article_ids), _ARTICLE_BATCH):
+            batch = article_ids[start : start + _ARTICLE_BATCH]
+            _progress(show, f"articles {start + len(batch)}/{len(article_ids)}")
+            for result in check_articles(factory, client, batch, settings, now=utcnow(), on_new_version=hook):
+                checked += 1
+                total_versions += result.new_versions
+                total_changes += result.changes
     _progress(show, "")
     report = {
         "feeds": feeds_out,
