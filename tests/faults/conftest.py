@@ -510,6 +510,9 @@ class Service:
             for p in sorted(self.logdir.glob("*.log"))
         )
 
+    def full_log(self, name: str = "worker") -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.logdir.glob(f"{name}-*.log")))
+
     def stop_all(self) -> None:
         for name, proc in list(self.procs.items()):
             if proc.poll() is None:
