@@ -99,6 +99,15 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
         nxt = text[all_lines[index + 1].start:all_lines[index + 1].end] if index + 1 < len(all_lines) else None
         line_mentions = _between(mentions, starts, line.start, line.end)
         line_hits = _between(hits, hit_starts, line.start, line.end)
+        if not line_mentions and not line_hits:
+            # Nothing to attribute and nobody to focus on: only a bare heading ("In favour:") matters.
+            if structure.is_heading(raw, nxt):
+                is_roll, roll_stance = structure.roll_call_stance(raw)
+                heading = ((roll_stance, structure.ROLL_STRENGTH, line) if is_roll
+                           else (None, structure.HEADING_STRENGTH, line))
+            else:
+                item_group = []
+            continue
         is_roll, roll_stance = structure.roll_call_stance(raw)
         if is_roll and not line_mentions and nxt is not None and structure.ITEM.match(nxt):
             # "In favour:" over a bulleted list: every item voted that way.

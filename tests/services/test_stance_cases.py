@@ -51,3 +51,33 @@ def test_micro_f1_on_own_cases() -> None:
                 fp += code in got
                 fn += code in gold
     assert tp / (tp + 0.5 * (fp + fn)) >= 0.95
+
+
+PAIRS = [
+    # An update adds one country to a vote roundup; untouched paragraphs must not flicker.
+    ("Where the region stood on the Ukraine vote\n\nChile and Peru voted in favour of the resolution against Russia. "
+     "Bolivia abstained.\n\nThe country's foreign minister said La Paz wanted dialogue. Argentina's president "
+     "condemned the invasion.",
+     "Where the region stood on the Ukraine vote\n\nUpdated to add Colombia.\n\nChile, Colombia and Peru voted in "
+     "favour of the resolution against Russia. Bolivia abstained.\n\nThe country's foreign minister said La Paz "
+     "wanted dialogue. Argentina's president condemned the invasion.",
+     {"CO": (None, "opposes")}),
+    # Paragraphs swapped and a distractor sentence added: no change at all.
+    ("Kenya condemned the Russian invasion of Ukraine.\n\nIndia abstained in the General Assembly.",
+     "India abstained in the General Assembly.\n\nRefugees from Ukraine reached Nairobi by air.\n\n"
+     "Kenya condemned the Russian invasion of Ukraine.",
+     {}),
+    # A reported reversal moves one country; its neighbour in the same paragraph stays.
+    ("Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine.",
+     "Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine. "
+     "Brazil later voted for the resolution against the annexation.",
+     {"BR": ("neutral", "opposes")}),
+]
+
+
+@pytest.mark.parametrize(("v1", "v2", "expected"), PAIRS, ids=["adds-one", "reorder-distractor", "reversal"])
+def test_version_pairs_change_only_what_changed(v1: str, v2: str, expected: dict) -> None:
+    a = {o.country: str(o.stance) for o in extract_stances(v1, load_topic())}
+    b = {o.country: str(o.stance) for o in extract_stances(v2, load_topic())}
+    changes = {c: (a.get(c), b.get(c)) for c in a.keys() | b.keys() if a.get(c) != b.get(c)}
+    assert changes == expected
