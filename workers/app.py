@@ -29,6 +29,8 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         for sub in ("queue", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
+            # kombu's file-system transport, with atomic writes (see workers/fsbroker.py).
+            "broker_transport": "workers.fsbroker:Transport",
             "broker_transport_options": {
                 "data_folder_in": str(folder / "queue"),
                 "data_folder_out": str(folder / "queue"),
