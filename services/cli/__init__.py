@@ -70,7 +70,14 @@ def emit_json(data: Any) -> None:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Watch news feeds and alert when a country's stance changes."""
-    ctx.ensure_object(AppContext)
+    import logging
+
+    from services.logging_setup import configure_logging
+
+    app = ctx.ensure_object(AppContext)
+    # Warnings and errors only: command output goes to stdout, and a one-shot command should not
+    # narrate every HTTP request. Worker, beat and web configure their own, more talkative, logging.
+    configure_logging(app.settings, level=logging.WARNING)
 
 
 def _register() -> None:

@@ -23,9 +23,11 @@ ALL_QUEUES = "sweep,poll,fetch,deliver"
 
 
 def celery_worker_argv(
-    *, concurrency: int | None, queues: str, pool: str | None, beat: bool = False
+    *, concurrency: int | None, queues: str, pool: str | None, beat: bool = False, hostname: str | None = None
 ) -> list[str]:
     argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO", "-Q", queues]
+    if hostname:
+        argv += ["--hostname", hostname]
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if pool:
@@ -80,11 +82,16 @@ def _exec(argv: Sequence[str]) -> None:
 @click.option("--concurrency", "-c", type=int, default=None, help="Worker processes (default: one per core).")
 @click.option("--queues", "-Q", default=ALL_QUEUES, show_default=True, help="Queues to consume.")
 @click.option("--pool", type=click.Choice(["prefork", "threads", "solo"]), default=None)
+@click.option(
+    "--hostname", "-n", default=None, help="Node name, unique per worker (Celery's default: celery@HOST)."
+)
 @pass_app
-def worker(app: AppContext, concurrency: int | None, queues: str, pool: str | None) -> None:
+def worker(
+    app: AppContext, concurrency: int | None, queues: str, pool: str | None, hostname: str | None
+) -> None:
     """Run a Celery worker (the stack runs one or more of these)."""
     app.settings  # noqa: B018 (fail here, with a clear message, on a bad setting)
-    _exec(celery_worker_argv(concurrency=concurrency, queues=queues, pool=pool))
+    _exec(celery_worker_argv(concurrency=concurrency, queues=queues, pool=pool, hostname=hostname))
 
 
 @main.command()

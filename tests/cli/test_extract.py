@@ -15,7 +15,7 @@ TEXT = "Peru condemned the Russian invasion of Ukraine. Bolivia abstained at the
 def test_json_output_shape() -> None:
     result = CliRunner().invoke(main, ["extract", "-"], input=TEXT)
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["target"] == "Russia"
     row = {s["country"]: s for s in data["stances"]}["PE"]
     assert row["name"] == "Peru" and row["stance"] == "opposes"

@@ -54,7 +54,7 @@ def cli(env: dict[str, str], *args: str) -> Result:
 def poll_json(env: dict[str, str], *extra: str) -> dict:
     result = cli(env, "poll", "--once", "--format", "json", *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)  # warnings go to stderr
 
 
 def test_poll_once_json_contract(env, site, pages) -> None:

@@ -42,7 +42,7 @@ def cli(env: dict[str, str], *args: str) -> Result:
 def add(env: dict[str, str], url: str, *extra: str) -> dict:
     result = cli(env, "webhooks", "add", url, "--format", "json", *extra)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_add_shows_the_secret_once_and_list_never(env, receiver, session_factory):
