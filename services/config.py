@@ -186,7 +186,7 @@ class Settings:
         "STANCEWATCH_SWEEP_INTERVAL",
         parse_positive_float,
         "how often the scheduler looks for due feeds, articles and deliveries (s)",
-        0.5,
+        0.25,
     )
     log_format: str = _setting("STANCEWATCH_LOG_FORMAT", parse_log_format, "'text' or 'json' logs", "text")
     user_agent: str = _setting(
