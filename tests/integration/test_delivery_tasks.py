@@ -24,11 +24,13 @@ def celery_app(settings: Settings, redis_url: str) -> Iterator[object]:
     """The workers' app pointed at this test's database and a real Redis broker."""
     from workers.app import app
 
-    keys = ("stancewatch_settings", "broker_url", "broker_transport_options")
+    keys = ("stancewatch_settings", "broker_url", "broker_transport", "broker_transport_options")
     saved = {key: app.conf.get(key) for key in keys}
     app.conf.update(
         stancewatch_settings=settings,
         broker_url=redis_url,
+        # The app may have been built for the embedded broker, whose transport would win over the URL.
+        broker_transport=None,
         broker_transport_options={"visibility_timeout": 3600},
     )
     app._pool = None  # connect to this broker, not one used by an earlier test
