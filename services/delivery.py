@@ -5,14 +5,22 @@ countdowns: a periodic sweep claims what is due. One attempt runs in three steps
 (short transaction), send (no transaction open), record (short transaction) — so a slow receiver
 never holds a database lock, and a worker that dies mid-send only delays the delivery until the
 lease ends (the receiver may then see the same ``webhook-id`` twice, which is what it is for).
+
+``attempt_delivery`` does this for one delivery (the immediate path); ``attempt_deliveries`` does it
+for a batch with the same rules and the same three steps — one transaction leases them all, the sends
+run concurrently over one pooled client, one transaction records them all — so throughput is bounded
+by HTTP, not by two commits per webhook.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -39,6 +47,10 @@ CLAIM_LEASE_SECONDS = 60.0
 SEND_LEASE_MARGIN_SECONDS = 30.0
 # Jitter only ever delays (up to this fraction), so no attempt comes earlier than the schedule says.
 JITTER_FRACTION = 0.1
+# Deliveries per batch attempt (dispatch and sweep cut larger sets into batches of this size), and
+# sends in flight at once within one batch. Together they bound how long a batch's lease must be.
+BATCH_SIZE = 64
+BATCH_CONCURRENCY = 16
 # A Retry-After beyond this is treated as this (a receiver should not park a delivery for weeks).
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 
@@ -260,15 +272,20 @@ class AttemptOutcome:
     duration_ms: float | None = None
     next_attempt_at: datetime | None = None
     reason: str | None = None  # why it was skipped, or why the endpoint was disabled
+    # When the event was written (OutboxEvent.created_at): with finished_at, the alert's latency.
+    event_created_at: datetime | None = None
+    finished_at: datetime | None = None  # when the attempt's response (or error) came back
 
 
 @dataclass(frozen=True, slots=True)
 class _Send:
+    delivery_id: int
     url: str
     secret: str
     msg_id: str
     body: str
     number: int
+    event_created_at: datetime
 
 
 def make_webhook_client(settings: Settings) -> httpx.Client:
@@ -296,6 +313,24 @@ def _lock_delivery(session: Session, delivery_id: int, *, skip_locked: bool) -> 
     )
 
 
+def _lock_deliveries(
+    session: Session, delivery_ids: list[int], *, skip_locked: bool
+) -> list[WebhookDelivery]:
+    # The batch form of _lock_delivery, in id order so concurrent batches lock rows in the same order.
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .options(
+                joinedload(WebhookDelivery.subscription, innerjoin=True),
+                joinedload(WebhookDelivery.event, innerjoin=True),
+            )
+            .where(WebhookDelivery.id.in_(delivery_ids))
+            .order_by(WebhookDelivery.id)
+            .with_for_update(skip_locked=skip_locked, of=WebhookDelivery)
+        )
+    )
+
+
 def _begin_attempt(
     session: Session, delivery_id: int, settings: Settings, *, now: datetime, force: bool = False
 ) -> _Send | AttemptOutcome:
@@ -304,6 +339,18 @@ def _begin_attempt(
     if delivery is None:
         exists = session.get(WebhookDelivery, delivery_id) is not None
         return AttemptOutcome(delivery_id, SKIPPED, reason="busy elsewhere" if exists else "not found")
+    return _begin_loaded(
+        delivery,
+        now=now,
+        force=force,
+        lease_seconds=settings.webhook_timeout + SEND_LEASE_MARGIN_SECONDS,
+    )
+
+
+def _begin_loaded(
+    delivery: WebhookDelivery, *, now: datetime, force: bool, lease_seconds: float
+) -> _Send | AttemptOutcome:
+    delivery_id = delivery.id
     if delivery.status != "pending":
         return AttemptOutcome(delivery_id, SKIPPED, reason=f"already {delivery.status}")
     if not force and (delivery.next_attempt_at is None or delivery.next_attempt_at > now):
@@ -316,14 +363,16 @@ def _begin_attempt(
         return AttemptOutcome(delivery_id, SKIPPED, reason=delivery.last_error)
     # Pushing next_attempt_at past the send keeps a duplicate task or a sweep from sending it twice;
     # if this worker dies, the delivery becomes due again when the lease ends.
-    delivery.next_attempt_at = now + timedelta(seconds=settings.webhook_timeout + SEND_LEASE_MARGIN_SECONDS)
+    delivery.next_attempt_at = now + timedelta(seconds=lease_seconds)
     event = delivery.event
     return _Send(
+        delivery_id=delivery_id,
         url=subscription.url,
         secret=subscription.secret,
         msg_id=event.msg_id,
         body=encode_body(event.payload),
         number=delivery.attempt_count + 1,
+        event_created_at=event.created_at,
     )
 
 
@@ -379,6 +428,26 @@ def _record_attempt(
     retry: bool,
 ) -> AttemptOutcome:
     delivery = _lock_delivery(session, delivery_id, skip_locked=False)
+    outcome = _record_loaded(
+        session, delivery, send, response, settings, now=now, started_at=started_at, retry=retry
+    )
+    session.flush()
+    return outcome
+
+
+def _record_loaded(
+    session: Session,
+    delivery: WebhookDelivery | None,
+    send: _Send,
+    response: _Response,
+    settings: Settings,
+    *,
+    now: datetime,
+    started_at: datetime,
+    retry: bool,
+) -> AttemptOutcome:
+    # Records one attempt on a locked delivery (None: deleted meanwhile); the caller flushes.
+    delivery_id = send.delivery_id
     if delivery is None:
         return AttemptOutcome(delivery_id, SKIPPED, reason="deleted during the attempt")
     if delivery.attempt_count != send.number - 1 or delivery.status != "pending":
@@ -428,7 +497,6 @@ def _record_attempt(
         logger.warning(
             "webhook disabled subscription_id=%s reason=%s", subscription.id, decision.disable_reason
         )
-    session.flush()
     logger.info(
         "delivery attempt delivery_id=%s attempt=%s status_code=%s outcome=%s error=%s",
         delivery_id,
@@ -446,6 +514,8 @@ def _record_attempt(
         duration_ms=response.duration_ms,
         next_attempt_at=delivery.next_attempt_at,
         reason=decision.disable_reason,
+        event_created_at=send.event_created_at,
+        finished_at=now,
     )
 
 
@@ -474,6 +544,100 @@ def attempt_delivery(
         return _record_attempt(
             session, delivery_id, begun, response, settings, now=finished, started_at=now, retry=retry
         )
+
+
+def batch_lease_seconds(count: int, settings: Settings, *, concurrency: int = BATCH_CONCURRENCY) -> float:
+    """How long a batch of ``count`` sends may take before its deliveries are considered lost.
+
+    Every send may use the whole timeout, and ``concurrency`` run at once.
+    """
+    rounds = math.ceil(max(count, 1) / max(concurrency, 1))
+    return settings.webhook_timeout * rounds + SEND_LEASE_MARGIN_SECONDS
+
+
+def attempt_deliveries(
+    session_factory: sessionmaker[Session],
+    client: httpx.Client,
+    delivery_ids: Iterable[int],
+    settings: Settings,
+    *,
+    now: datetime,
+    concurrency: int = BATCH_CONCURRENCY,
+) -> list[AttemptOutcome]:
+    """Send one attempt of every due delivery among ``delivery_ids`` and record them; skip the others.
+
+    The rules are those of ``attempt_delivery``; the transactions are per batch, not per delivery. One
+    locks the deliveries (SKIP LOCKED: another worker's are left to it) and leases the due ones by
+    pushing ``next_attempt_at`` past the whole batch's sends; the sends run on up to ``concurrency``
+    threads over ``client`` with no transaction open; one records every attempt and its outcome. A
+    worker that dies in between loses nothing: the leases end, the sweep claims the deliveries again
+    and they are resent with the same ``webhook-id``. Returns one outcome per distinct id, in id order.
+    Keep batches to about BATCH_SIZE: one slow receiver stretches the whole batch's lease.
+    """
+    ids = sorted(set(delivery_ids))
+    if not ids:
+        return []
+    clock = time.perf_counter()
+
+    def elapsed() -> timedelta:
+        # Attempt times follow the injected ``now``, advanced by real time spent in this batch.
+        return timedelta(seconds=time.perf_counter() - clock)
+
+    lease = batch_lease_seconds(len(ids), settings, concurrency=concurrency)
+    outcomes: dict[int, AttemptOutcome] = {}
+    sends: list[_Send] = []
+    with session_factory.begin() as session:
+        loaded = {d.id: d for d in _lock_deliveries(session, ids, skip_locked=True)}
+        missing = [i for i in ids if i not in loaded]
+        existing = (
+            set(session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.id.in_(missing))))
+            if missing
+            else set()
+        )
+        for delivery_id in ids:
+            delivery = loaded.get(delivery_id)
+            if delivery is None:
+                reason = "busy elsewhere" if delivery_id in existing else "not found"
+                outcomes[delivery_id] = AttemptOutcome(delivery_id, SKIPPED, reason=reason)
+                continue
+            begun = _begin_loaded(delivery, now=now, force=False, lease_seconds=lease)
+            if isinstance(begun, AttemptOutcome):
+                outcomes[delivery_id] = begun
+            else:
+                sends.append(begun)
+    for outcome in outcomes.values():
+        logger.debug("delivery skipped delivery_id=%s reason=%s", outcome.delivery_id, outcome.reason)
+    if not sends:
+        return [outcomes[i] for i in ids]
+
+    def send_one(send: _Send) -> tuple[datetime, _Response]:
+        started_at = now + elapsed()
+        return started_at, _send(client, send, started_at)
+
+    if concurrency > 1 and len(sends) > 1:
+        with ThreadPoolExecutor(min(concurrency, len(sends)), thread_name_prefix="webhook-send") as pool:
+            results = list(pool.map(send_one, sends))
+    else:
+        results = [send_one(send) for send in sends]
+
+    with session_factory.begin() as session:
+        locked = {
+            d.id: d for d in _lock_deliveries(session, [s.delivery_id for s in sends], skip_locked=False)
+        }
+        for send, (started_at, response) in zip(sends, results, strict=True):
+            finished = started_at + timedelta(milliseconds=response.duration_ms)
+            outcomes[send.delivery_id] = _record_loaded(
+                session,
+                locked.get(send.delivery_id),
+                send,
+                response,
+                settings,
+                now=finished,
+                started_at=started_at,
+                retry=True,
+            )
+        session.flush()
+    return [outcomes[i] for i in ids]
 
 
 # --- operator actions -----------------------------------------------------------------------------

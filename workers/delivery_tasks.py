@@ -1,20 +1,38 @@
-"""Thin tasks on the ``deliver`` queue: dispatch the outbox, send one attempt, sweep what is due.
+"""Thin tasks on the ``deliver`` queue: dispatch the outbox, send attempts, sweep what is due.
 
 No task retries itself through Celery: the retry schedule lives in ``next_attempt_at`` and the sweep
 reads it. Every task is idempotent, so redelivered messages (acks_late) do no harm.
+
+One due delivery goes out through ``deliver`` (the immediate path: a change with one subscriber);
+more go out through ``deliver_batch``, one task per BATCH_SIZE deliveries, which leases, sends
+concurrently and records each batch in two transactions instead of two per webhook.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from functools import cache
 
 import httpx
 
 from services.config import Settings
 from services.db import utcnow
-from services.delivery import attempt_delivery, claim_due_deliveries, dispatch_events, make_webhook_client
+from services.delivery import (
+    BATCH_SIZE,
+    DELIVERED,
+    DISABLED,
+    FAILED,
+    RETRYING,
+    AttemptOutcome,
+    attempt_deliveries,
+    attempt_delivery,
+    claim_due_deliveries,
+    dispatch_events,
+    make_webhook_client,
+)
+from workers import metrics
 from workers.app import app
 from workers.context import session_factory, settings
 
@@ -23,6 +41,9 @@ logger = logging.getLogger(__name__)
 SWEEP_LIMIT = 500
 # Bounds one dispatch_outbox run; whatever is left is picked up by the next run or the sweep.
 DISPATCH_ROUNDS = 20
+
+# Metric labels (workers.metrics.observe_delivery) for the outcomes of an attempt; skips are no attempt.
+OUTCOME_LABELS = {DELIVERED: "delivered", RETRYING: "retry", FAILED: "failed", DISABLED: "disabled"}
 
 
 @cache
@@ -37,16 +58,35 @@ def webhook_client() -> httpx.Client:
     return _client(os.getpid(), settings())
 
 
+def observe(outcome: AttemptOutcome) -> None:
+    """Count one attempt by outcome; a delivered one also times the alert from its event's creation."""
+    label = OUTCOME_LABELS.get(outcome.status)
+    if label is None:
+        return
+    latency = None
+    if outcome.status == DELIVERED and outcome.event_created_at and outcome.finished_at:
+        latency = (outcome.finished_at - outcome.event_created_at).total_seconds()
+    metrics.observe_delivery(label, latency_seconds=latency)
+
+
+def enqueue_deliveries(delivery_ids: Sequence[int]) -> None:
+    """Ring the doorbell for leased deliveries: one ``deliver`` for a single one, else batches."""
+    if len(delivery_ids) == 1:
+        deliver.delay(delivery_ids[0])
+        return
+    for start in range(0, len(delivery_ids), BATCH_SIZE):
+        deliver_batch.delay(list(delivery_ids[start : start + BATCH_SIZE]))
+
+
 @app.task(name="workers.delivery_tasks.dispatch_outbox", ignore_result=True)
 def dispatch_outbox() -> int:
-    """Turn undispatched outbox events into deliveries, then enqueue each new delivery at once."""
+    """Turn undispatched outbox events into deliveries, then enqueue the new deliveries at once."""
     total = 0
     for _ in range(DISPATCH_ROUNDS):
         with session_factory().begin() as session:
             delivery_ids = dispatch_events(session, now=utcnow())
-        # After commit: the deliver task must find the row.
-        for delivery_id in delivery_ids:
-            deliver.delay(delivery_id)
+        # After commit: the deliver task must find the rows.
+        enqueue_deliveries(delivery_ids)
         total += len(delivery_ids)
         if not delivery_ids:
             break
@@ -57,7 +97,19 @@ def dispatch_outbox() -> int:
 def deliver(delivery_id: int) -> str:
     """Send one attempt of a delivery if it is due (skips delivered, failed or not-yet-due ones)."""
     outcome = attempt_delivery(session_factory(), webhook_client(), delivery_id, settings(), now=utcnow())
+    observe(outcome)
     return outcome.status
+
+
+@app.task(name="workers.delivery_tasks.deliver_batch", ignore_result=True)
+def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """Send one attempt of each due delivery among ``delivery_ids`` concurrently; counts by outcome."""
+    outcomes = attempt_deliveries(session_factory(), webhook_client(), delivery_ids, settings(), now=utcnow())
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        observe(outcome)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
 
 
 @app.task(name="workers.delivery_tasks.sweep_deliveries", ignore_result=True, acks_late=False)
@@ -66,6 +118,5 @@ def sweep_deliveries() -> int:
     dispatch_outbox()
     with session_factory().begin() as session:
         delivery_ids = claim_due_deliveries(session, now=utcnow(), limit=SWEEP_LIMIT)
-    for delivery_id in delivery_ids:
-        deliver.delay(delivery_id)
+    enqueue_deliveries(delivery_ids)
     return len(delivery_ids)
