@@ -10,11 +10,17 @@ Placeholders: {T} target names, {V} the other side, {A} words for the act of agg
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache
 
 import ahocorasick
+
+try:  # the regular-expression parser, to read the literal prefixes a cue's match must start with
+    import re._parser as _sre_parse
+    from re._constants import ASSERT, ASSERT_NOT, AT, BRANCH, IN, LITERAL, MAX_REPEAT, MIN_REPEAT, SUBPATTERN
+except ImportError:  # pragma: no cover - older layouts: no anchoring, every cue is scanned with ``search``
+    _sre_parse = None
 
 from services.stance.topic import Topic
 from services.types import Stance
@@ -322,6 +328,75 @@ def _finditer_bounded(rx: re.Pattern[str], text: str, lo: int, hi: int, bounded:
     return out
 
 
+_PREFIX_CAP = 256  # beyond this many alternative prefixes a pattern's prefixes are cut to 4 characters
+
+
+def _seq_prefixes(items: list, states: set[tuple[str, bool]]) -> set[tuple[str, bool]]:
+    """Literal prefixes after matching the parsed sequence ``items``: (prefix, still extendable) pairs.
+    Sound, not complete: every match of the sequence starts with one of the prefixes."""
+    for op, av in items:
+        if not any(open_ for _, open_ in states):
+            break
+        if op is AT or op is ASSERT or op is ASSERT_NOT:  # zero-width: consumes nothing
+            continue
+        closed = {st for st in states if not st[1]}
+        opens = {(p, True) for p, open_ in states if open_}
+        if op is LITERAL:
+            new = {(p + chr(av), True) for p, _ in opens}
+        elif op is SUBPATTERN:
+            new = _seq_prefixes(av[3], opens)
+        elif op is BRANCH:
+            new = set()
+            for branch in av[1]:
+                new |= _seq_prefixes(branch, opens)
+        elif op is IN and len(av) <= 4 and all(kind is LITERAL for kind, _ in av):
+            new = {(p + chr(ch), True) for p, _ in opens for _, ch in av}
+        elif (op is MAX_REPEAT or op is MIN_REPEAT) and av[0] == 0 and av[1] == 1:  # x? : with or without
+            new = _seq_prefixes(av[2], opens) | opens
+        elif (op is MAX_REPEAT or op is MIN_REPEAT) and av[0] >= 1:
+            new = {(p, False) for p, _ in _seq_prefixes(av[2], opens)}
+        else:
+            new = {(p, False) for p, _ in opens}
+        states = closed | new
+        if len(states) > _PREFIX_CAP:
+            return {(p[:4], False) for p, _ in states}
+    return states
+
+
+def match_prefixes(pattern: str) -> frozenset[str] | None:
+    """The literal strings every match of ``pattern`` starts with (at least one of them), or None when
+    some match could start anywhere (an empty prefix) or the pattern cannot be read."""
+    if _sre_parse is None:
+        return None
+    try:
+        states = _seq_prefixes(list(_sre_parse.parse(pattern)), {("", True)})
+    except Exception:  # an unreadable pattern is simply not anchored
+        return None
+    prefixes = frozenset(p[:12] for p, _ in states)
+    return None if not prefixes or "" in prefixes else prefixes
+
+
+def _match_at(rx: re.Pattern[str], text: str, candidates: list[int], lo: int, hi: int,
+              bounded: bool) -> list[tuple[int, int]]:
+    """What ``_finditer_bounded(rx, text, lo, hi, bounded)`` returns, trying ``rx`` only at the sorted
+    ``candidates`` (every position where one of its literal prefixes starts): a match can start nowhere
+    else, and ``match`` at a position sees the same text around it (``\\b``, look-behind) as ``search``."""
+    out = []
+    pos = lo
+    a = bisect_left(candidates, lo)
+    b = bisect_left(candidates, hi, a)
+    for s in candidates[a:b]:
+        if s < pos:
+            continue
+        if bounded and s > 0 and _word(text[s - 1]) == _word(text[s]):
+            continue
+        m = rx.match(text, s, hi)
+        if m is not None:
+            pos = m.end()
+            out.append((s, pos))  # never empty: a match holds its prefix
+    return out
+
+
 def _alt(names: tuple[str, ...]) -> str:
     if not names:
         return r"(?!x)x"
@@ -336,6 +411,10 @@ class CompiledCues:
     context: re.Pattern[str]
     target: re.Pattern[str]
     triggers: ahocorasick.Automaton  # lower-case trigger -> indexes of the specs it wakes up
+    # One pass finds both: word -> (specs it wakes or (), trigger word-start length, specs it may start
+    # a match of or (), prefix length).
+    scan: ahocorasick.Automaton
+    anchored: tuple[bool, ...]  # per spec: its matches are tried only where one of its prefixes starts
     fallback: tuple[tuple[CueSpec, re.Pattern[str]], ...]  # case-insensitive twins for odd Unicode
 
 
@@ -365,9 +444,22 @@ def compile_cues(topic: Topic) -> CompiledCues:
         start_len = 0 if (not word[:1].isalnum() or word in _MIDWORD_TRIGGERS) else len(word)
         automaton.add_word(word, (tuple(sorted(indexes)), start_len))
     automaton.make_automaton()
+    starts_of: dict[str, set[int]] = {}
+    anchored = []
+    for index, (_, rx) in enumerate(compiled):
+        prefixes = match_prefixes(rx.pattern)
+        anchored.append(prefixes is not None)
+        for prefix in prefixes or ():
+            starts_of.setdefault(prefix, set()).add(index)
+    scan = ahocorasick.Automaton()
+    for word in set(wake) | set(starts_of):
+        woken, start_len = automaton.get(word, ((), 0))
+        scan.add_word(word, (woken, start_len, tuple(sorted(starts_of.get(word, ()))), len(word)))
+    scan.make_automaton()
     context = re.compile(r"\b" + _alt(topic.context_words) + r"\b")
     target = re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I)
-    return CompiledCues(tuple(compiled), tuple(bounded), context, target, automaton, tuple(fallback))
+    return CompiledCues(tuple(compiled), tuple(bounded), context, target, automaton, scan, tuple(anchored),
+                        tuple(fallback))
 
 
 def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> list[CueHit]:
@@ -377,13 +469,24 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
     lowered = text.lower()
     specs = cues.specs
     bounded = cues.bounded
+    candidates: dict[int, list[int]] = {}
+    anchored: tuple[bool, ...] | None = cues.anchored
     if len(lowered) != len(text):  # a few characters change length when lower-cased: scan everything
         wanted = {i: set(range(len(windows))) for i in range(len(cues.specs))}
-        specs, lowered, bounded = cues.fallback, text, (False,) * len(cues.fallback)
+        specs, lowered, bounded, anchored = cues.fallback, text, (False,) * len(cues.fallback), None
     else:
         starts = [w[0] for w in windows]
         per_window: dict[int, set[int]] = {}
-        for end_index, (indexes, start_len) in cues.triggers.iter(lowered):
+        for end_index, (indexes, start_len, starting, prefix_len) in cues.scan.iter(lowered):
+            if starting:
+                at = end_index - prefix_len + 1
+                for i in starting:
+                    if i in candidates:
+                        candidates[i].append(at)
+                    else:
+                        candidates[i] = [at]
+            if not indexes:
+                continue
             if start_len and end_index >= start_len and lowered[end_index - start_len].isalnum():
                 continue
             w = bisect_right(starts, end_index) - 1
@@ -399,6 +502,12 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
     hits = []
     for i, ws in wanted.items():
         spec, rx = specs[i]
+        if anchored is not None and anchored[i]:
+            at_list = sorted(set(candidates.get(i, ())))
+            for w in sorted(ws):
+                lo, hi = windows[w]
+                hits.extend(CueHit(a, b, spec) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i]))
+            continue
         for w in sorted(ws):
             lo, hi = windows[w]
             hits.extend(CueHit(a, b, spec) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i]))
