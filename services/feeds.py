@@ -157,9 +157,8 @@ def parse_feed(content: bytes, *, url: str, headers: Mapping[str, str] | None = 
         seen.add(entry.key)
         entries.append(entry)
     if raw_entries and not entries:
-        raise ParseError(
-            url, f"no readable entries in {len(raw_entries)}" + (f" ({warning})" if warning else "")
-        )
+        detail = f"none of {len(raw_entries)} entries has an id, link, title, date or body"
+        raise ParseError(url, f"no usable entries: {detail}" + (f" ({warning})" if warning else ""))
     return ParsedFeed(
         title=_text(meta.get("title")),
         link=_text(meta.get("link")),

@@ -313,6 +313,9 @@ def _fetch_page(
     content = result.content if result is not None else None
     final_url = result.final_url if result is not None else (state.url or None)
     extracted = extract_text(content, fallback_html=fallback_html, url=final_url)
+    if result is None and not extracted.text:
+        # Page unreachable and the entry body empty: nothing to keep, so no (empty) version.
+        return _Fetched(state, None, error, None, None, None)
     return _Fetched(state, result, error, body_hash, extracted, content_hash(extracted.text))
 
 
