@@ -37,7 +37,32 @@ _POSS_NAME = re.compile(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}")
 _OFFICIALS_IN = re.compile(r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
                            r"\s+in\s+(?:the\s+)?$", re.I)
 _COMMA_GOV = re.compile(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, re.I)
-_PREV_WORD = re.compile(r"([\w’']+)\W*$")
+_PREV_WORD = re.compile(r"([\w’']+)\W*$")  # the reference for ``_prev_word`` (see its test)
+_APOSTROPHES = "’'"
+
+
+def _prev_word(before: str) -> str | None:
+    """``_PREV_WORD.search(before).group(1)`` (or None) without trying the regex at every position: the run
+    of word characters and apostrophes holding the last word character, or, with no word character at
+    all, the first run of apostrophes."""
+    k = len(before)
+    while k and not (before[k - 1].isalnum() or before[k - 1] == "_"):
+        k -= 1
+    if not k:
+        i = min((at for at in (before.find("’"), before.find("'")) if at >= 0), default=-1)
+        if i < 0:
+            return None
+        j = i + 1
+        while j < len(before) and before[j] in _APOSTROPHES:
+            j += 1
+        return before[i:j]
+    i = k - 1
+    while i and (before[i - 1].isalnum() or before[i - 1] == "_" or before[i - 1] in _APOSTROPHES):
+        i -= 1
+    j = k
+    while j < len(before) and before[j] in _APOSTROPHES:
+        j += 1
+    return before[i:j]
 _GROUP_SEP = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$",
                         re.I)
 
@@ -52,8 +77,8 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
     elif (_POSSESSIVE.match(after) and not _POSS_GOV.match(after)
           and not _POSS_NAME.match(after)):
         return False
-    word = _PREV_WORD.search(before)
-    prev = word.group(1).lower() if word else ""
+    word = _prev_word(before)
+    prev = word.lower() if word else ""
     if m.surface.lower().startswith("the ") and word is None:
         prev = ""
     if prev in _OBJECT_WORDS:
