@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import NamedTuple
 
 import ahocorasick
 import pycountry
@@ -21,9 +21,10 @@ NAME, CAPITAL, DEMONYM, LEADER, GOV, BLOCKER = "name", "capital", "demonym", "le
 _KIND_ORDER = {NAME: 0, GOV: 1, LEADER: 2, CAPITAL: 3, DEMONYM: 4}
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
-    """One place in a text that names a country (or its capital, people, leader, government)."""
+class Mention(NamedTuple):
+    """One place in a text that names a country (or its capital, people, leader, government).
+
+    A named tuple: immutable like the frozen dataclass it replaces, and several times cheaper to create."""
 
     start: int
     end: int

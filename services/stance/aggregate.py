@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from services.types import Observation, Stance
 
@@ -11,8 +11,7 @@ MIN_STRENGTH = 0.9  # weaker cues (a discounted call for talks) are background, 
 CHANGE_BONUS = 1.5  # "later", "this time", "reversed": the latest act wins over earlier ones
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(NamedTuple):
     code: str
     stance: Stance
     strength: float

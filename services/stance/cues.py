@@ -13,6 +13,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -44,8 +45,7 @@ class CueSpec:
     needs_context: bool = False  # only counts in a sentence that names the target, the war or sanctions
 
 
-@dataclass(frozen=True, slots=True)
-class CueHit:
+class CueHit(NamedTuple):
     start: int
     end: int
     spec: CueSpec

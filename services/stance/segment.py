@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Abbreviations whose final dot does not end a sentence ("the U.S. said", "Mr. Biden").
 _ABBREV = re.compile(r"(?:\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Jr|Sr|No|Feb|Jan|Aug|Sept|Oct|Nov"
@@ -16,8 +16,7 @@ _CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+whil
 _CLAUSE_MARKS = (";", ":", "—", "–", "while", "whereas", "but", "yet", ", and")
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     start: int
     end: int
 
