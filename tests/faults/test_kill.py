@@ -179,3 +179,7 @@ def test_worker_killed_while_delivering(
         key=repr,
     )
     assert_exactly_once(private_db, receiver, 7)
+    # The signing secret is in the database (signing needs it) and nowhere in the logs.
+    assert receiver.secret and receiver.secret not in service.full_log("worker") + service.full_log("beat")
+    listed = stancewatch(service.env, "webhooks", "list", "--format", "json")
+    assert listed.returncode == 0 and receiver.secret not in listed.stdout
