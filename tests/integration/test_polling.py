@@ -430,3 +430,25 @@ def test_schedule_decisions_are_pure() -> None:
         )[1]
         is None
     )
+
+
+def test_check_articles_in_a_batch(site, session_factory, settings, client) -> None:
+    put_feed(site, ("g1", "One", "/story/1"), ("g2", "Two", "/story/2"), ("g3", "Three", "/story/3"))
+    for path in ("/story/1", "/story/2", "/story/3"):
+        site.put(path, PAGE_A.replace("Geneva", f"Geneva {path}"))
+    feed_id = new_feed(session_factory, settings, site)
+    assert poll_feed(session_factory, client, feed_id, settings, now=utcnow()).new_versions == 3
+    with session_factory() as session:
+        ids = list(session.scalars(select(Article.id).order_by(Article.id)))
+    site.etags = False
+    site.put("/story/2", PAGE_EDITED)
+    site.put("/story/3", "gone", status=404)
+    outcomes = polling.check_articles(session_factory, client, [*ids, 99999], settings, now=utcnow())
+    by_id = {o.article_id: o for o in outcomes}
+    assert set(by_id) == set(ids)  # the unknown id is skipped
+    assert by_id[ids[0]].status == "unchanged"
+    assert by_id[ids[1]].status == "new" and by_id[ids[1]].version_number == 2
+    assert by_id[ids[2]].status == "error" and "404" in by_id[ids[2]].error
+    assert article(session_factory, ids[0]).check_interval_seconds == 120  # backed off
+    assert article(session_factory, ids[1]).check_interval_seconds == 60  # changed: back to the feed's
+    assert "404" in article(session_factory, ids[2]).last_error
