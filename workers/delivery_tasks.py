@@ -69,13 +69,18 @@ def observe(outcome: AttemptOutcome) -> None:
     metrics.observe_delivery(label, latency_seconds=latency)
 
 
+def plan_batches(delivery_ids: Sequence[int], size: int = BATCH_SIZE) -> list[list[int]]:
+    """Cut delivery ids into batches of at most ``size``; a single id stays alone (the ``deliver`` path)."""
+    return [list(delivery_ids[start : start + size]) for start in range(0, len(delivery_ids), size)]
+
+
 def enqueue_deliveries(delivery_ids: Sequence[int]) -> None:
     """Ring the doorbell for leased deliveries: one ``deliver`` for a single one, else batches."""
-    if len(delivery_ids) == 1:
-        deliver.delay(delivery_ids[0])
-        return
-    for start in range(0, len(delivery_ids), BATCH_SIZE):
-        deliver_batch.delay(list(delivery_ids[start : start + BATCH_SIZE]))
+    for batch in plan_batches(delivery_ids):
+        if len(batch) == 1:
+            deliver.delay(batch[0])
+        else:
+            deliver_batch.delay(batch)
 
 
 @app.task(name="workers.delivery_tasks.dispatch_outbox", ignore_result=True)
