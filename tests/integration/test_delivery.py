@@ -17,12 +17,15 @@ from support_receiver import Reply, WebhookReceiver
 from services.config import Settings
 from services.db import utcnow
 from services.delivery import (
+    CLAIM_LEASE_SECONDS,
     DELIVERED,
     DISABLED,
     FAILED,
     RETRYING,
     SKIPPED,
+    attempt_deliveries,
     attempt_delivery,
+    batch_lease_seconds,
     claim_due_deliveries,
     dispatch_events,
     make_webhook_client,
@@ -385,3 +388,167 @@ def test_send_test_reaches_one_subscription_once(session_factory, settings, rece
     receiver.respond(500)
     failed = send_test(session_factory, client, sub_id, settings, now=utcnow())
     assert failed.status == FAILED and failed.status_code == 500  # a test is sent once, not retried
+
+
+# --- batches --------------------------------------------------------------------------------------
+
+
+def dispatch_many(session_factory: sessionmaker[Session], count: int, *, first: int = 1) -> list[int]:
+    with session_factory.begin() as session:
+        for n in range(first, first + count):
+            add_event(session, n=n)
+    with session_factory.begin() as session:
+        return dispatch_events(session, now=utcnow())
+
+
+def test_batch_sends_each_due_delivery_once_and_skips_the_rest(session_factory, settings, receiver, client):
+    subscribe(session_factory, settings, receiver)
+    ids = dispatch_many(session_factory, 6)
+    assert attempt_delivery(session_factory, client, ids[0], settings, now=utcnow()).status == DELIVERED
+    missing = max(ids) + 1000
+
+    outcomes = attempt_deliveries(session_factory, client, [*ids, missing, ids[1]], settings, now=utcnow())
+
+    assert [o.delivery_id for o in outcomes] == sorted([*ids, missing])  # one per distinct id, in id order
+    by_id = {o.delivery_id: o for o in outcomes}
+    assert by_id[ids[0]].status == SKIPPED and by_id[ids[0]].reason == "already delivered"
+    assert by_id[missing].status == SKIPPED and by_id[missing].reason == "not found"
+    assert all(by_id[i].status == DELIVERED and by_id[i].attempt_number == 1 for i in ids[1:])
+    assert all(by_id[i].event_created_at is not None and by_id[i].finished_at is not None for i in ids[1:])
+    got = receiver.wait_for(6)
+    assert all(d.verified for d in got)
+    assert sorted(d.msg_id for d in got) == sorted(f"msg_test_{n}_NI_stance.changed" for n in range(1, 7))
+    for delivery_id in ids:
+        [attempt] = attempts_of(session_factory, delivery_id)
+        assert attempt.status_code == 200 and attempt.response_excerpt == "ok"
+        delivery = get_delivery(session_factory, delivery_id)
+        assert delivery.status == "delivered" and delivery.locked_until is None
+
+    # A duplicated batch message sends nothing again.
+    again = attempt_deliveries(session_factory, client, ids, settings, now=utcnow())
+    assert {o.status for o in again} == {SKIPPED}
+    assert len(receiver.deliveries) == 6
+
+
+def test_batch_failures_follow_the_schedule_with_stable_ids(session_factory, settings, receiver, client):
+    subscribe(session_factory, settings, receiver)
+    receiver.respond(500)
+    ids = dispatch_many(session_factory, 4)
+    now = utcnow()
+    first = attempt_deliveries(session_factory, client, ids, settings, now=now)
+    assert {o.status for o in first} == {RETRYING}
+    assert all(o.error == "HTTP 500" and o.status_code == 500 for o in first)
+    # Each retry is due on the schedule (0.2 s, stretched by at most 10 % jitter) after its own attempt.
+    for o in first:
+        wait = (o.next_attempt_at - now).total_seconds()
+        assert 0.2 <= wait <= 0.2 * 1.1 + 1.0
+    with session_factory.begin() as session:
+        assert claim_due_deliveries(session, now=now, limit=10) == []
+    assert {o.status for o in attempt_deliveries(session_factory, client, ids, settings, now=now)} == {
+        SKIPPED
+    }
+    with session_factory() as session:
+        assert session.scalar(select(WebhookSubscription.failing_since)) is not None
+
+    receiver.respond(200)
+    later = max(o.next_attempt_at for o in first)
+    with session_factory.begin() as session:
+        assert sorted(claim_due_deliveries(session, now=later, limit=10)) == sorted(ids)
+    second = attempt_deliveries(session_factory, client, ids, settings, now=later)
+    assert {o.status for o in second} == {DELIVERED}
+    assert all(o.attempt_number == 2 for o in second)
+    for delivery_id in ids:
+        assert [a.status_code for a in attempts_of(session_factory, delivery_id)] == [500, 200]
+    got = receiver.wait_for(8)
+    assert all(d.verified for d in got)
+    assert {d.msg_id for d in got[:4]} == {d.msg_id for d in got[4:]}  # the same webhook-ids again
+    with session_factory() as session:
+        assert session.scalar(select(WebhookSubscription.failing_since)) is None
+
+
+def test_batch_outcomes_per_endpoint(session_factory, settings, client):
+    """One batch, two receivers: one accepts, one answers 410 and is disabled; neither affects the other."""
+    with WebhookReceiver() as gone:
+        ok = WebhookReceiver().start()
+        try:
+            with session_factory.begin() as session:
+                ok_sub, ok.secret = create_subscription(session, ok.url, settings=settings)
+                gone_sub, gone.secret = create_subscription(session, gone.url, settings=settings)
+                ok_id, gone_id = ok_sub.id, gone_sub.id
+            gone.respond(410)
+            ids = dispatch_many(session_factory, 3)
+            assert len(ids) == 6
+            outcomes = attempt_deliveries(session_factory, client, ids, settings, now=utcnow())
+            ok.wait_for(3)
+            gone.wait_for(3)
+        finally:
+            ok.stop()
+    with session_factory() as session:
+        subs = {s.id: s for s in session.scalars(select(WebhookSubscription))}
+        deliveries = {d.id: d.subscription_id for d in session.scalars(select(WebhookDelivery))}
+    assert subs[ok_id].enabled and subs[ok_id].failing_since is None
+    assert not subs[gone_id].enabled and "410" in subs[gone_id].disabled_reason
+    for outcome in outcomes:
+        expected = DELIVERED if deliveries[outcome.delivery_id] == ok_id else DISABLED
+        assert outcome.status == expected
+
+
+def test_batch_crash_after_the_lease_loses_nothing(session_factory, settings, receiver, client):
+    """A worker that dies between leasing and recording: the deliveries come back when the lease ends."""
+    subscribe(session_factory, settings, receiver)
+    ids = dispatch_many(session_factory, 3)
+
+    def crash(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("worker killed mid-send")
+
+    now = utcnow()
+    with httpx.Client(transport=httpx.MockTransport(crash)) as dying, pytest.raises(RuntimeError):
+        attempt_deliveries(session_factory, dying, ids, settings, now=now)
+    lease = batch_lease_seconds(len(ids), settings)
+    for delivery_id in ids:
+        delivery = get_delivery(session_factory, delivery_id)
+        assert delivery.status == "pending" and delivery.attempt_count == 0
+        assert (delivery.next_attempt_at - now).total_seconds() == pytest.approx(lease)
+    assert attempts_of(session_factory, ids[0]) == []
+    # Leased: neither a sweep nor a duplicate batch sends them before the lease ends...
+    with session_factory.begin() as session:
+        assert claim_due_deliveries(session, now=now + timedelta(seconds=lease - 1), limit=10) == []
+    assert {o.status for o in attempt_deliveries(session_factory, client, ids, settings, now=now)} == {
+        SKIPPED
+    }
+    # ...and after it (and the dispatch's claim lease), the sweep claims them again and they go out
+    # once, with their webhook-ids.
+    after = now + timedelta(seconds=max(lease, CLAIM_LEASE_SECONDS) + 1)
+    with session_factory.begin() as session:
+        assert sorted(claim_due_deliveries(session, now=after, limit=10)) == sorted(ids)
+    assert {o.status for o in attempt_deliveries(session_factory, client, ids, settings, now=after)} == {
+        DELIVERED
+    }
+    got = receiver.wait_for(3)
+    assert sorted(d.msg_id for d in got) == sorted(f"msg_test_{n}_NI_stance.changed" for n in range(1, 4))
+
+
+def test_concurrent_batches_send_each_delivery_once(session_factory, settings, receiver, client):
+    subscribe(session_factory, settings, receiver)
+    ids = dispatch_many(session_factory, 24)
+    results: list[list] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(attempt_deliveries(session_factory, client, ids, settings, now=utcnow()))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    delivered = [o.delivery_id for batch in results for o in batch if o.status == DELIVERED]
+    assert sorted(delivered) == sorted(ids)
+    got = receiver.wait_for(24)
+    assert len(got) == 24 and len({d.msg_id for d in got}) == 24
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 24
