@@ -25,6 +25,7 @@ from services.errors import NotFoundError, TransientFetchError
 from services.fetch import make_fetch_client
 from services.ingest import OnNewVersion
 from services.polling import check_article as check_article_service
+from services.polling import check_articles as check_articles_service
 from services.polling import poll_feed as poll_feed_service
 from workers.app import app
 from workers.context import session_factory, settings
@@ -130,4 +131,26 @@ def check_article(article_id: int) -> dict[str, Any]:
         "version": outcome.version_number,
         "changes": outcome.changes,
         "error": outcome.error,
+    }
+
+
+@app.task(name="workers.ingest_tasks.check_articles", ignore_result=True, **RETRY_OPTIONS)
+def check_articles(article_ids: list[int]) -> dict[str, Any]:
+    """Re-check a batch of articles (pages fetched concurrently): the cheap way for a sweep to re-check many."""
+    outcomes = check_articles_service(
+        session_factory(),
+        fetch_client(),
+        list(article_ids),
+        settings(),
+        now=utcnow(),
+        on_new_version=_stance_hook(),
+    )
+    changes = sum(o.changes for o in outcomes)
+    if changes:
+        _ring_delivery()
+    return {
+        "checked": len(outcomes),
+        "new_versions": sum(o.new_versions for o in outcomes),
+        "changes": changes,
+        "errors": sum(1 for o in outcomes if o.error),
     }

@@ -149,3 +149,16 @@ def test_celery_workers_on_redis_poll_without_duplicates(
         except subprocess.TimeoutExpired:
             worker.kill()
         engine.dispose()
+
+
+def test_batch_check_task(task_settings, session_factory, httpserver: HTTPServer) -> None:
+    from workers import ingest_tasks
+
+    serve_site(httpserver, 4)
+    with session_factory.begin() as session:
+        feed_id = add_feed(session, httpserver.url_for("/feed.xml"), interval=60, settings=task_settings).id
+    ingest_tasks.poll_feed.run(feed_id)
+    with session_factory() as session:
+        ids = list(session.scalars(select(Article.id)))
+    result = ingest_tasks.check_articles.run(ids + [424242])
+    assert result == {"checked": 4, "new_versions": 0, "changes": 0, "errors": 0}
