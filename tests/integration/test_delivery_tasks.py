@@ -121,3 +121,63 @@ def test_sweep_enqueues_due_retries(celery_app, settings, session_factory, redis
         assert deliver(delivery_id) == "delivered"
         got = receiver.wait_for(2)
         assert [d.status for d in got] == [500, 200] and len({d.msg_id for d in got}) == 1
+
+
+def add_events(session_factory, count: int) -> None:
+    with session_factory.begin() as session:
+        session.add_all(
+            OutboxEvent(
+                msg_id=f"msg_batch_{n}",
+                type="stance.changed",
+                created_at=utcnow(),
+                payload={
+                    "type": "stance.changed",
+                    "timestamp": "2022-02-27T14:03:00Z",
+                    "data": {"country": "NI", "from": None, "to": "supports", "change_id": n},
+                },
+            )
+            for n in range(count)
+        )
+
+
+def test_dispatch_enqueues_one_batch_for_many_deliveries(celery_app, settings, session_factory, redis_url):
+    from workers.delivery_tasks import BATCH_SIZE, deliver_batch, dispatch_outbox
+
+    with WebhookReceiver() as receiver:
+        with session_factory.begin() as session:
+            _, receiver.secret = create_subscription(session, receiver.url, settings=settings)
+        add_events(session_factory, BATCH_SIZE + 5)
+        assert dispatch_outbox() == BATCH_SIZE + 5
+        queued = queued_deliveries(redis_url)
+        assert [name for name, _ in queued] == ["workers.delivery_tasks.deliver_batch"] * 2
+        batches = sorted((args[0] for _, args in queued), key=len, reverse=True)
+        assert [len(b) for b in batches] == [BATCH_SIZE, 5]
+
+        assert deliver_batch(batches[0]) == {"delivered": BATCH_SIZE}
+        assert deliver_batch(batches[1]) == {"delivered": 5}
+        assert deliver_batch(batches[1]) == {"skipped": 5}  # a redelivered batch message
+        got = receiver.wait_for(BATCH_SIZE + 5)
+        assert all(d.verified for d in got) and len({d.msg_id for d in got}) == BATCH_SIZE + 5
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == BATCH_SIZE + 5
+
+
+def test_sweep_enqueues_due_retries_as_a_batch(celery_app, settings, session_factory, redis_url):
+    from workers.delivery_tasks import deliver_batch, dispatch_outbox, sweep_deliveries
+
+    with WebhookReceiver() as receiver:
+        receiver.respond(500, 500, 500, 200)
+        with session_factory.begin() as session:
+            _, receiver.secret = create_subscription(session, receiver.url, settings=settings)
+        add_events(session_factory, 3)
+        dispatch_outbox()
+        [(_, [delivery_ids])] = queued_deliveries(redis_url)
+        assert deliver_batch(delivery_ids) == {"retrying": 3}
+        with session_factory.begin() as session:  # make the retries due now instead of waiting
+            for delivery in session.scalars(select(WebhookDelivery)):
+                delivery.next_attempt_at = utcnow()
+        assert sweep_deliveries() == 3
+        assert sweep_deliveries() == 0
+        [_, (name, [again])] = queued_deliveries(redis_url)
+        assert name == "workers.delivery_tasks.deliver_batch" and sorted(again) == sorted(delivery_ids)
+        assert deliver_batch(again) == {"delivered": 3}
