@@ -160,5 +160,5 @@ def test_batch_check_task(task_settings, session_factory, httpserver: HTTPServer
     ingest_tasks.poll_feed.run(feed_id)
     with session_factory() as session:
         ids = list(session.scalars(select(Article.id)))
-    result = ingest_tasks.check_articles.run(ids + [424242])
+    result = ingest_tasks.check_articles.run([*ids, 424242])
     assert result == {"checked": 4, "new_versions": 0, "changes": 0, "errors": 0}
