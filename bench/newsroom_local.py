@@ -33,6 +33,7 @@ then also has "stance_country", "stance_from" and "stance_to".
 The server stops by itself after --max-seconds (default 3600) so a forgotten one cannot
 linger. Bind address is fixed to 127.0.0.1.
 """
+
 import argparse
 import hashlib
 import html
@@ -43,7 +44,37 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-WORDS = ["council", "budget", "river", "harbour", "school", "election", "station", "market", "bridge", "library", "hospital", "festival", "museum", "transit", "housing", "weather", "police", "court", "airport", "garden", "minister", "report", "survey", "funding", "project", "residents", "officials", "statement", "agency"]
+WORDS = [
+    "council",
+    "budget",
+    "river",
+    "harbour",
+    "school",
+    "election",
+    "station",
+    "market",
+    "bridge",
+    "library",
+    "hospital",
+    "festival",
+    "museum",
+    "transit",
+    "housing",
+    "weather",
+    "police",
+    "court",
+    "airport",
+    "garden",
+    "minister",
+    "report",
+    "survey",
+    "funding",
+    "project",
+    "residents",
+    "officials",
+    "statement",
+    "agency",
+]
 
 BASE_EPOCH = 1767225600  # 2026-01-01T00:00:00Z, fixed so feeds are deterministic
 
@@ -72,8 +103,10 @@ def stance_of(version):
 def _stance_paragraph(article, version):
     country = STANCE_COUNTRIES[article % len(STANCE_COUNTRIES)]
     if stance_of(version) == "supports":
-        return (f"{country}'s government said it supports Russia's decision to invade Ukraine and blamed NATO "
-                "for the war.")
+        return (
+            f"{country}'s government said it supports Russia's decision to invade Ukraine and blamed NATO "
+            "for the war."
+        )
     return f"{country}'s government has condemned the invasion of Ukraine as a grave violation of international law."
 
 
@@ -85,15 +118,21 @@ class Newsroom:
         self.port = port
         self.feed_reflects_updates = feed_reflects_updates
         self.stance_text = stance_text
-        self.version = {}      # id -> version (default 1)
-        self.updated_at = {}   # id -> epoch of last mutation
+        self.version = {}  # id -> version (default 1)
+        self.updated_at = {}  # id -> epoch of last mutation
         self.reset()
 
     def reset(self):
         with self.lock:
-            self.stats = {"feed_hits": 0, "article_hits": 0, "other_hits": 0,
-                          "bytes_out": 0, "since": time.time(), "last_request_at": None,
-                          "article_hits_by_id": {}}
+            self.stats = {
+                "feed_hits": 0,
+                "article_hits": 0,
+                "other_hits": 0,
+                "bytes_out": 0,
+                "since": time.time(),
+                "last_request_at": None,
+                "article_hits_by_id": {},
+            }
 
     def base(self):
         return "http://127.0.0.1:%d" % self.port
@@ -110,15 +149,26 @@ class Newsroom:
         if self.stance_text:
             texts.insert(1, _stance_paragraph(i, v))
         paras = "\n".join(f"<p>{html.escape(t)}</p>" for t in texts)
-        nav = " | ".join('<a href="/article/%d">Related %d</a>' % ((i + k) % max(self.n, 1), k) for k in range(1, 6))
-        return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title>"
-                "<link rel=\"canonical\" href=\"%s/article/%d\"></head>\n<body>\n"
-                "<header><nav><a href=\"/\">Home</a> | <a href=\"/feed.xml\">RSS</a></nav></header>\n"
-                "<main><article><h1>%s</h1>\n<p class=\"byline\">By Bench Reporter, published %s</p>\n"
-                "<div class=\"article-body\">\n%s\n</div></article></main>\n"
-                "<aside>%s</aside>\n<footer>&copy; Bench Newsroom</footer>\n</body></html>\n"
-                % (html.escape(title), self.base(), i, html.escape(title),
-                   formatdate(self.pub_epoch(i), usegmt=True), paras, nav))
+        nav = " | ".join(
+            '<a href="/article/%d">Related %d</a>' % ((i + k) % max(self.n, 1), k) for k in range(1, 6)
+        )
+        return (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>%s</title>'
+            '<link rel="canonical" href="%s/article/%d"></head>\n<body>\n'
+            '<header><nav><a href="/">Home</a> | <a href="/feed.xml">RSS</a></nav></header>\n'
+            '<main><article><h1>%s</h1>\n<p class="byline">By Bench Reporter, published %s</p>\n'
+            '<div class="article-body">\n%s\n</div></article></main>\n'
+            "<aside>%s</aside>\n<footer>&copy; Bench Newsroom</footer>\n</body></html>\n"
+            % (
+                html.escape(title),
+                self.base(),
+                i,
+                html.escape(title),
+                formatdate(self.pub_epoch(i), usegmt=True),
+                paras,
+                nav,
+            )
+        )
 
     def item_title(self, i):
         return "Article %d: %s %s" % (i, WORDS[i % len(WORDS)].capitalize(), WORDS[(i * 7) % len(WORDS)])
@@ -127,22 +177,32 @@ class Newsroom:
         items = []
         for i in range(self.n):
             link = "%s/article/%d" % (self.base(), i)
-            items.append(f"<item><title>{html.escape(self.item_title(i))}</title><link>{link}</link><guid isPermaLink=\"true\">{link}</guid>"
-                         f"<pubDate>{formatdate(self.pub_epoch(i), usegmt=True)}</pubDate><description>{html.escape(_sentence(i, 0))}</description></item>")
-        return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>"
-                "<title>Bench Newsroom</title><link>{}/</link><description>Benchmark feed</description>\n{}\n"
-                "</channel></rss>\n".format(self.base(), "\n".join(items)))
+            items.append(
+                f'<item><title>{html.escape(self.item_title(i))}</title><link>{link}</link><guid isPermaLink="true">{link}</guid>'
+                f"<pubDate>{formatdate(self.pub_epoch(i), usegmt=True)}</pubDate><description>{html.escape(_sentence(i, 0))}</description></item>"
+            )
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+            "<title>Bench Newsroom</title><link>{}/</link><description>Benchmark feed</description>\n{}\n"
+            "</channel></rss>\n".format(self.base(), "\n".join(items))
+        )
 
     def atom(self):
         entries = []
         for i in range(self.n):
             link = "%s/article/%d" % (self.base(), i)
             ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.pub_epoch(i)))
-            entries.append(f"<entry><title>{html.escape(self.item_title(i))}</title><link href=\"{link}\"/><id>{link}</id><updated>{ts}</updated>"
-                           f"<summary>{html.escape(_sentence(i, 0))}</summary></entry>")
+            entries.append(
+                f'<entry><title>{html.escape(self.item_title(i))}</title><link href="{link}"/><id>{link}</id><updated>{ts}</updated>'
+                f"<summary>{html.escape(_sentence(i, 0))}</summary></entry>"
+            )
         ts0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(BASE_EPOCH))
-        return ("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">"
-                "<title>Bench Newsroom</title><id>{}/</id><updated>{}</updated>\n{}\n</feed>\n".format(self.base(), ts0, "\n".join(entries)))
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>Bench Newsroom</title><id>{}/</id><updated>{}</updated>\n{}\n</feed>\n".format(
+                self.base(), ts0, "\n".join(entries)
+            )
+        )
 
 
 def make_handler(room):
@@ -191,7 +251,7 @@ def make_handler(room):
                 return self._send(200, room.atom(), "application/atom+xml; charset=utf-8")
             if p.startswith("/article/"):
                 try:
-                    i = int(p[len("/article/"):])
+                    i = int(p[len("/article/") :])
                 except ValueError:
                     i = -1
                 if not 0 <= i < room.n:
@@ -211,8 +271,10 @@ def make_handler(room):
             if p == "/":
                 with room.lock:
                     room.stats["other_hits"] += 1
-                links = "".join('<li><a href="/article/%d">%s</a></li>' % (i, html.escape(room.item_title(i)))
-                                for i in range(room.n))
+                links = "".join(
+                    '<li><a href="/article/%d">%s</a></li>' % (i, html.escape(room.item_title(i)))
+                    for i in range(room.n)
+                )
                 return self._send(200, f"<html><body><ul>{links}</ul></body></html>", "text/html")
             with room.lock:
                 room.stats["other_hits"] += 1
@@ -237,10 +299,18 @@ def make_handler(room):
                     room.updated_at[i] = now
                     v = room.version[i]
                     mutated_at = time.time()
-                reply = {"id": i, "version": v, "mutated_at": mutated_at, "url": "%s/article/%d" % (room.base(), i)}
+                reply = {
+                    "id": i,
+                    "version": v,
+                    "mutated_at": mutated_at,
+                    "url": "%s/article/%d" % (room.base(), i),
+                }
                 if room.stance_text:
-                    reply.update(stance_country=STANCE_COUNTRIES[i % len(STANCE_COUNTRIES)],
-                                 stance_from=stance_of(v - 1), stance_to=stance_of(v))
+                    reply.update(
+                        stance_country=STANCE_COUNTRIES[i % len(STANCE_COUNTRIES)],
+                        stance_from=stance_of(v - 1),
+                        stance_to=stance_of(v),
+                    )
                 return self._send(200, json.dumps(reply), "application/json")
             if u.path == "/_control/resize":
                 n = int(q.get("n", [str(room.n)])[0])
@@ -258,8 +328,11 @@ def main():
     ap.add_argument("--n", type=int, default=50, help="number of articles")
     ap.add_argument("--paras", type=int, default=8, help="paragraphs per article")
     ap.add_argument("--feed-reflects-updates", action="store_true")
-    ap.add_argument("--stance-text", action="store_true",
-                    help="add a government-stance paragraph that flips supports/opposes with every mutation")
+    ap.add_argument(
+        "--stance-text",
+        action="store_true",
+        help="add a government-stance paragraph that flips supports/opposes with every mutation",
+    )
     ap.add_argument("--max-seconds", type=float, default=3600, help="self-stop after this long")
     a = ap.parse_args()
     room = Newsroom(a.n, a.paras, a.port, a.feed_reflects_updates, a.stance_text)
@@ -268,8 +341,11 @@ def main():
     t = threading.Timer(a.max_seconds, srv.shutdown)
     t.daemon = True
     t.start()
-    print("newsroom on http://127.0.0.1:%d n=%d%s (self-stop in %.0fs)"
-          % (a.port, a.n, " stance-text" if a.stance_text else "", a.max_seconds), flush=True)
+    print(
+        "newsroom on http://127.0.0.1:%d n=%d%s (self-stop in %.0fs)"
+        % (a.port, a.n, " stance-text" if a.stance_text else "", a.max_seconds),
+        flush=True,
+    )
     try:
         srv.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
