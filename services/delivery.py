@@ -504,6 +504,8 @@ def _record_loaded(
         response.status_code,
         decision.status,
         response.error,
+        # As keys too: a batch task has no single delivery_id bound to its log context.
+        extra={"delivery_id": delivery_id, "attempt": send.number, "outcome": decision.status},
     )
     return AttemptOutcome(
         delivery_id,
@@ -606,7 +608,12 @@ def attempt_deliveries(
             else:
                 sends.append(begun)
     for outcome in outcomes.values():
-        logger.debug("delivery skipped delivery_id=%s reason=%s", outcome.delivery_id, outcome.reason)
+        logger.debug(
+            "delivery skipped delivery_id=%s reason=%s",
+            outcome.delivery_id,
+            outcome.reason,
+            extra={"delivery_id": outcome.delivery_id},
+        )
     if not sends:
         return [outcomes[i] for i in ids]
 
