@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from services.gazetteer import CAPITAL, DEMONYM, Mention
+from services.stance.caseless import Caseless
 
 GOV_NOUNS = (r"(?:government|governments|foreign ministry|ministry|foreign minister|minister|president|prime minister|"
              r"premier|chancellor|leader|leadership|officials?|authorities|administration|envoy|ambassador|delegations?"
@@ -27,15 +28,15 @@ _POSSESSIVE = re.compile(r"^[’']s?\b")
 _ACTS = r"(?:votes?|decision|position|stance|abstention|condemnation|refusal|backing|support|statement|reaction|response)"
 _POSS_GOV = re.compile(r"^[’']s?\s+(?:" + _ADJ + GOV_NOUNS + r"|(?:official\s+|own\s+)?" + _ACTS + r")\b", re.I)
 _OBJECT_WORDS = frozenset(["in", "to", "from", "at", "on", "against", "toward", "towards", "into", "through", "via", "across", "near", "between", "with", "over", "behind", "about", "under", "onto", "within", "outside", "around", "beyond", "blaming", "blamed", "blame", "accusing", "accused", "urged", "urging", "told", "telling", "warned", "warning", "criticised", "criticized", "criticising", "criticizing", "than", "like", "visit", "visited", "visiting", "hosted", "hosting", "give", "gave", "giving", "sanctioning", "sanctioned", "targeting", "targeted", "isolate", "isolating", "of", "for", "among", "inside", "throughout"])
-_OF_OK = re.compile(r"(?:governments?|spokes\w+|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
-                    r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$", re.I)
-_FOR_OK = re.compile(r"(?:speak\w*|spokes\w+|envoy|ambassador|minister|secretary)\s+for\s+(?:the\s+)?$", re.I)
-_IN_OK = re.compile(r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
-                    r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$", re.I)
+_OF_OK = Caseless(re.compile(r"(?:governments?|spokes\w+|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
+                    r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$", re.I))
+_FOR_OK = Caseless(re.compile(r"(?:speak\w*|spokes\w+|envoy|ambassador|minister|secretary)\s+for\s+(?:the\s+)?$", re.I))
+_IN_OK = Caseless(re.compile(r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
+                    r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$", re.I))
 _AND_GOV_AFTER = re.compile(r"^(?:\s*(?:,|,?\s+and|\s+or)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?)+\s+" + _ADJ + GOV_NOUNS)
 _POSS_NAME = re.compile(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}")
-_OFFICIALS_IN = re.compile(r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
-                           r"\s+in\s+(?:the\s+)?$", re.I)
+_OFFICIALS_IN = Caseless(re.compile(r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
+                           r"\s+in\s+(?:the\s+)?$", re.I))
 _COMMA_GOV = re.compile(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, re.I)
 _PREV_WORD = re.compile(r"([\w’']+)\W*$")  # the reference for ``_prev_word`` (see its test)
 _APOSTROPHES = "’'"

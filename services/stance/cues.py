@@ -23,6 +23,8 @@ try:  # the regular-expression parser, to read the literal prefixes a cue's matc
 except ImportError:  # pragma: no cover - older layouts: no anchoring, every cue is scanned with ``search``
     _sre_parse = None
 
+from services.stance.caseless import Caseless
+from services.stance.caseless import lower_pattern as _lower_pattern
 from services.stance.topic import Topic
 from services.types import Stance
 
@@ -239,23 +241,13 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 
 _MIDWORD_TRIGGERS = frozenset({"align", "sponsor"})
 
-_NEG = re.compile(r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
-                  r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b", re.I)
-_IRREALIS = re.compile(r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
+_NEG = Caseless(re.compile(r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
+                  r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b", re.I))
+_IRREALIS = Caseless(re.compile(r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
                        r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b"
                        # what a resolution says is not what a voter says: "the resolution demanding a withdrawal"
                        r"|\b(?:resolution|text|draft|motion|demand|call)s?\s+(?:that\s+|which\s+)?$"
-                       r"|\b(?:resolution|text|draft|motion)s?\s+(?:that\s+|which\s+)?(?:\w+\s+){0,2}$", re.I)
-
-
-def _lower_pattern(pattern: str) -> str:
-    """Lower-case a pattern's literals but not its escapes (``\\S`` must stay ``\\S``)."""
-    out = []
-    escaped = False
-    for ch in pattern:
-        out.append(ch if escaped else ch.lower())
-        escaped = ch == "\\" and not escaped
-    return "".join(out)
+                       r"|\b(?:resolution|text|draft|motion)s?\s+(?:that\s+|which\s+)?(?:\w+\s+){0,2}$", re.I))
 
 
 def _top_level_alternatives(pattern: str) -> list[str] | None:
@@ -409,7 +401,7 @@ class CompiledCues:
     specs: tuple[tuple[CueSpec, re.Pattern[str]], ...]
     bounded: tuple[bool, ...]  # per spec: the leading \\b was stripped and is checked by hand
     context: re.Pattern[str]
-    target: re.Pattern[str]
+    target: Caseless  # search(sentence): names the target, the war or sanctions
     triggers: ahocorasick.Automaton  # lower-case trigger -> indexes of the specs it wakes up
     # One pass finds both: word -> (specs it wakes or (), trigger word-start length, specs it may start
     # a match of or (), prefix length).
@@ -457,7 +449,7 @@ def compile_cues(topic: Topic) -> CompiledCues:
         scan.add_word(word, (woken, start_len, tuple(sorted(starts_of.get(word, ()))), len(word)))
     scan.make_automaton()
     context = re.compile(r"\b" + _alt(topic.context_words) + r"\b")
-    target = re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I)
+    target = Caseless(re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I))
     return CompiledCues(tuple(compiled), tuple(bounded), context, target, automaton, scan, tuple(anchored),
                         tuple(fallback))
 

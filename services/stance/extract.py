@@ -10,6 +10,7 @@ from services.gazetteer import DEMONYM, Mention, find_mentions
 from services.stance import structure
 from services.stance.actors import GOV_NOUNS, groups, is_actor
 from services.stance.aggregate import Evidence, decide
+from services.stance.caseless import Caseless
 from services.stance.cues import (
     BLOCK,
     CHANGE,
@@ -27,13 +28,13 @@ from services.stance.segment import Span, clauses, lines, sentences
 from services.stance.topic import Topic, load_topic
 from services.types import Observation, Stance
 
-_ANAPHOR = re.compile(r"\b(?:the country|its|it|his|her|he|she|the government|the kingdom|the republic|the ministry|"
+_ANAPHOR = Caseless(re.compile(r"\b(?:the country|its|it|his|her|he|she|the government|the kingdom|the republic|the ministry|"
                       r"the foreign ministry|the presidency|the president|the prime minister|the chancellor|officials|"
                       r"the foreign minister|the spokes\w+|the administration|the leader|we|our|my country|the junta|"
                       r"the military government|the regime|the authorities|the delegation|the envoy|the emirate|"
-                      r"the island nation|the state)\b", re.I)
-_PLURAL_ANAPHOR = re.compile(r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
-                             r"these governments|those governments|the pair)\b", re.I)
+                      r"the island nation|the state)\b", re.I))
+_PLURAL_ANAPHOR = Caseless(re.compile(r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
+                             r"these governments|those governments|the pair)\b", re.I))
 # Non-country actors: a cue after one of these belongs to it, not to the country named earlier
 # ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
 _OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
@@ -41,7 +42,7 @@ _OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allie
 _OTHER_OBJECT = re.compile(r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins)\s+$")
 # A party (the target or the other side) as the subject of its own clause: "Russian officials declined to
 # comment", "and Moscow denied it". A cue after it is the party's, not an earlier country's.
-_PARTY_SUBJ_BEFORE = re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$", re.I)
+_PARTY_SUBJ_BEFORE = Caseless(re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$", re.I))
 _PARTY_SUBJ_AFTER = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r"|\s+(?:also\s+|has\s+|have\s+|had\s+)?"
                                r"(?!and\b|or\b|nor\b)[a-z]+(?:ed|s)\b)")
 # What a party says about others is its claim, not their stance: "The Kremlin said that Uganda supported ...".
