@@ -75,13 +75,11 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
     if m.kind == DEMONYM:
         if not (_GOV_AFTER.match(after) or _AND_GOV_AFTER.match(after)):
             return False
-    elif (_POSSESSIVE.match(after) and not _POSS_GOV.match(after)
+    elif (after[:1] in _APOSTROPHES and _POSSESSIVE.match(after) and not _POSS_GOV.match(after)
           and not _POSS_NAME.match(after)):
         return False
     word = _prev_word(before)
     prev = word.lower() if word else ""
-    if m.surface.lower().startswith("the ") and word is None:
-        prev = ""
     if prev in _OBJECT_WORDS:
         if prev == "of" and _OF_OK.search(before):
             return True

@@ -461,7 +461,7 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
     lowered = text.lower()
     specs = cues.specs
     bounded = cues.bounded
-    candidates: dict[int, list[int]] = {}
+    candidates: list[list[int]] = [[] for _ in specs]
     anchored: tuple[bool, ...] | None = cues.anchored
     if len(lowered) != len(text):  # a few characters change length when lower-cased: scan everything
         wanted = {i: set(range(len(windows))) for i in range(len(cues.specs))}
@@ -473,10 +473,7 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
             if starting:
                 at = end_index - prefix_len + 1
                 for i in starting:
-                    if i in candidates:
-                        candidates[i].append(at)
-                    else:
-                        candidates[i] = [at]
+                    candidates[i].append(at)
             if not indexes:
                 continue
             if start_len and end_index >= start_len and lowered[end_index - start_len].isalnum():
@@ -495,7 +492,7 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
     for i, ws in wanted.items():
         spec, rx = specs[i]
         if anchored is not None and anchored[i]:
-            at_list = sorted(set(candidates.get(i, ())))
+            at_list = sorted(set(candidates[i]))
             for w in sorted(ws):
                 lo, hi = windows[w]
                 hits.extend(CueHit(a, b, spec) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i]))

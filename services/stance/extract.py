@@ -24,7 +24,7 @@ from services.stance.cues import (
     find_cues,
     negation,
 )
-from services.stance.segment import Span, clauses, lines, sentences
+from services.stance.segment import Span, clauses, lines, sentences, sentences_by_line
 from services.stance.topic import Topic, load_topic
 from services.types import Observation, Stance
 
@@ -88,16 +88,18 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
     mentions = [m for m in find_mentions(text)]
     starts = [m.start for m in mentions]
     all_lines = lines(text)
-    line_sentences = [sentences(text, ln.start, ln.end) for ln in all_lines]
+    line_sentences = sentences_by_line(text, all_lines)
     windows = [(s.start, s.end) for sents in line_sentences for s in sents]
     hits = find_cues(text, cues, windows)
     hit_starts = [h.start for h in hits]
     state = _State()
     heading: tuple[Stance | None, float, Span] | None = None
     item_group: list[str] = []
+    raws = [text[ln.start:ln.end] for ln in all_lines]
+    raws.append(None)  # the line after the last one
     for index, line in enumerate(all_lines):
-        raw = text[line.start:line.end]
-        nxt = text[all_lines[index + 1].start:all_lines[index + 1].end] if index + 1 < len(all_lines) else None
+        raw = raws[index]
+        nxt = raws[index + 1]
         line_mentions = _between(mentions, starts, line.start, line.end)
         line_hits = _between(hits, hit_starts, line.start, line.end)
         if not line_mentions and not line_hits:
@@ -139,9 +141,6 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
                     for code in item_group:
                         _add(state, code, heading[0], heading[1], span, False, structural=True)
                 body_start = lead[-1].end
-        elif heading is not None and not re.match(r"^\d", raw) and len(raw.split()) > 14:
-            # Prose after a bulleted list ends the list's scope (numbered lists may interleave paragraphs).
-            pass
         code, skip = structure.dateline_code(raw)
         if code:
             state.focus = [code]

@@ -62,3 +62,28 @@ def clauses(text: str, start: int, end: int) -> list[Span]:
     if cur < end:
         out.append(Span(cur, end))
     return out or [Span(start, end)]
+
+
+def sentences_by_line(text: str, spans: list[Span]) -> list[list[Span]]:
+    """``[sentences(text, s.start, s.end) for s in spans]`` for sorted, stripped, non-overlapping lines, with
+    one scan of the whole text: a boundary match that runs past its line's end (the line break) is one a
+    scan bounded by the line cannot find, and it hides nothing else (only quotes lie between its full stop
+    and the line's end)."""
+    out = []
+    found = _SENT_END.finditer(text)
+    m = next(found, None)
+    for span in spans:
+        start, end = span
+        while m is not None and m.start() < start:
+            m = next(found, None)
+        cur = start
+        sents = []
+        while m is not None and m.start() < end:
+            if m.end() <= end and not _ABBREV.search(text, max(cur, m.start() - 6), m.start() + 1):
+                sents.append(Span(cur, m.start() + 1))
+                cur = m.end()
+            m = next(found, None)
+        if cur < end:
+            sents.append(Span(cur, end))
+        out.append(sents)
+    return out

@@ -10,7 +10,7 @@ from services.stance import load_topic
 from services.stance.actors import _PREV_WORD, _prev_word
 from services.stance.caseless import Caseless
 from services.stance.cues import _finditer_bounded, _match_at, compile_cues, match_prefixes
-from services.stance.segment import lines, sentences
+from services.stance.segment import lines, sentences, sentences_by_line
 
 TEXTS = [seed_path("article-v1.txt").read_text(encoding="utf-8"), seed_path("article-v2.txt").read_text(encoding="utf-8"),
          "The U.S. didn't condemn it; Kenya, Ghana and Mexico voted in favour. NON-ALIGNED states co-sponsored nothing.\n"
@@ -32,6 +32,12 @@ def test_cue_regexes_tried_at_prefixes_match_like_search() -> None:
                 for lo, hi in windows:
                     assert (_match_at(rx, low, at, lo, hi, cues.bounded[i])
                             == _finditer_bounded(rx, low, lo, hi, cues.bounded[i]))
+
+
+def test_sentences_by_line_is_sentences_per_line() -> None:
+    for text in [*TEXTS, "A. B.\nC! D?\n\n“Yes.”\n ‘No.’ Then.\u2028X. Y.\x1cZ. W", "end.  \n  Next. U.S. Army. Mr. X.\rNew. \r\nL."]:
+        spans = lines(text)
+        assert sentences_by_line(text, spans) == [sentences(text, s.start, s.end) for s in spans]
 
 
 def test_match_prefixes() -> None:
