@@ -66,10 +66,13 @@ def _surfaces() -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
 
 @cache
 def _automaton() -> ahocorasick.Automaton:
-    table, _ = _surfaces()
+    """Surface -> (surface, code, kind, length, hyphen before it breaks the word, may end mid-word,
+    needs a second look: a blocker or an ambiguous word)."""
+    table, ambiguous = _surfaces()
     automaton = ahocorasick.Automaton()
     for surface, (code, kind) in table.items():
-        automaton.add_word(surface, (surface, code, kind))
+        automaton.add_word(surface, (surface, code, kind, len(surface), surface[0].isalpha(), surface[-1] == ".",
+                                     kind == BLOCKER or surface in ambiguous))
     automaton.make_automaton()
     return automaton
 
@@ -137,21 +140,18 @@ def _ambiguous_ok(text: str, start: int, end: int) -> bool:
 
 def find_mentions(text: str) -> list[Mention]:
     """All country mentions in ``text``, left to right, longest match, on word boundaries."""
-    _, ambiguous = _surfaces()
     found: list[Mention] = []
     n = len(text)
-    for end_index, (surface, code, kind) in _automaton().iter_long(text):
-        start = end_index - len(surface) + 1
+    for end_index, (surface, code, kind, length, alpha_first, dot_last, second_look) in _automaton().iter_long(text):
+        start = end_index - length + 1
         end = end_index + 1
         if start > 0:
             prev = text[start - 1]
-            if prev.isalnum() or prev == "_" or (prev == "-" and surface[0].isalpha()):
+            if prev.isalnum() or prev == "_" or (prev == "-" and alpha_first):
                 continue
-        if end < n and surface[-1] != "." and (text[end].isalnum() or text[end] == "_"):
+        if end < n and not dot_last and (text[end].isalnum() or text[end] == "_"):
             continue
-        if kind == BLOCKER:
-            continue
-        if surface in ambiguous and not _ambiguous_ok(text, start, end):
+        if second_look and (kind == BLOCKER or not _ambiguous_ok(text, start, end)):
             continue
         found.append(Mention(start, end, code, kind, surface))
     return found

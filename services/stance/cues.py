@@ -502,10 +502,21 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
             hits.extend(CueHit(a, b, spec) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i]))
     stance_hits = sorted((h for h in hits if h.spec.kind == STANCE), key=lambda h: (-h.spec.priority, h.start))
     kept: list[CueHit] = []
+    # Sorted by falling priority, so the kept hits of a higher priority are those kept before the current
+    # priority began: only they can drop a hit.
+    higher: list[CueHit] = []
+    level = None
     for hit in stance_hits:
-        if any(hit.start < k.end and k.start < hit.end and k.spec.priority > hit.spec.priority for k in kept):
-            continue
-        kept.append(hit)
+        priority = hit.spec.priority
+        if priority != level:
+            higher = kept[:]
+            level = priority
+        start, end = hit.start, hit.end
+        for k in higher:
+            if start < k.end and k.start < end:
+                break
+        else:
+            kept.append(hit)
     kept.extend(h for h in hits if h.spec.kind != STANCE)
     kept.sort(key=lambda h: (h.start, -h.end))
     return kept
