@@ -21,10 +21,31 @@ from services.errors import InvalidInputError, UnsafeURLError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to (mapped, 6to4, Teredo, NAT64, IPv4-compatible)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64_PREFIX or (int(ip) >> 32 == 0 and int(ip) > 0xFFFF):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def is_public_address(ip: IPAddress) -> bool:
-    """True for globally routable unicast addresses; False for loopback, private, link-local, CGNAT..."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for globally routable unicast addresses; False for loopback, private, link-local, CGNAT...
+
+    An IPv6 address that embeds an IPv4 one must pass the check for both.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None and not is_public_address(inner):
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -52,8 +52,8 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         str(workers),
         "--access-logfile",
         "-",
-        "--forwarded-allow-ips",
-        "*",
+        # Forwarded headers are trusted only from gunicorn's default (127.0.0.1); behind a proxy on
+        # another address, set FORWARDED_ALLOW_IPS to it (gunicorn reads that variable itself).
         "web.wsgi:app",
     ]
 

@@ -66,6 +66,10 @@ def client(**kwargs: object) -> httpx.Client:
         "http://192.168.1.1/",
         "http://100.64.0.1/",
         "http://0.0.0.0/",
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
+        "http://[::a00:1]/",  # IPv4-compatible 10.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",  # Teredo, client 10.0.0.1
     ],
 )
 def test_private_targets_are_refused_up_front(url: str) -> None:
