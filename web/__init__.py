@@ -31,7 +31,8 @@ DEFAULTS: dict[str, Any] = {
     # STANCEWATCH_WEB_API_RATE_LIMIT / STANCEWATCH_WEB_WRITE_RATE_LIMIT, or config=.
     "API_RATE_LIMIT": "1200 per minute",
     "WRITE_RATE_LIMIT": "60 per minute",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STORAGE_URI": "memory://",  # the Redis broker, when there is one
+    "PROXY_COUNT": 0,  # reverse proxies in front (STANCEWATCH_WEB_PROXY_COUNT)
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_HEADERS_ENABLED": True,
     "JSON_SORT_KEYS": False,
@@ -142,6 +143,15 @@ def create_app(settings: Settings | None = None, *, config: Mapping[str, Any] | 
     app.config.from_prefixed_env("STANCEWATCH_WEB")
     if config:
         app.config.update(config)
+    if app.config["RATELIMIT_STORAGE_URI"] == "memory://" and settings.broker_url.startswith("redis"):
+        # Counted in memory, each gunicorn worker would allow the whole limit on its own.
+        app.config["RATELIMIT_STORAGE_URI"] = settings.broker_url
+    if app.config.get("PROXY_COUNT"):
+        # Behind N reverse proxies, take the client address from X-Forwarded-For (rate limits, logs).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings.database_url)
     app.extensions["stancewatch"] = WebState(settings, engine, make_session_factory(engine))
