@@ -33,6 +33,9 @@ class Mention(NamedTuple):
     surface: str
 
 
+_new = tuple.__new__  # ``_new(Mention, (...))``: a named tuple without its Python-level ``__new__``
+
+
 @cache
 def _alias_data() -> dict:
     raw = resources.files("services.stance").joinpath("data/aliases.json").read_text("utf-8")
@@ -153,5 +156,5 @@ def find_mentions(text: str) -> list[Mention]:
             continue
         if second_look and (kind == BLOCKER or not _ambiguous_ok(text, start, end)):
             continue
-        found.append(Mention(start, end, code, kind, surface))
+        found.append(_new(Mention, (start, end, code, kind, surface)))
     return found

@@ -53,6 +53,8 @@ class CueHit(NamedTuple):
     spec: CueSpec
 
 
+_new = tuple.__new__  # ``_new(CueHit, (...))``: a named tuple without its Python-level ``__new__``
+
 _A = (r"(?:invasion|invading|attack|assault|aggression|war|offensive|incursion|military operation|operation"
       r"|annexation|violation|use of force|bombing|strikes|decision to go to war|military action|intervention)")
 _GAP = r"(?:[\w'’,-]+\s+){0,%d}?"
@@ -495,11 +497,11 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
             at_list = sorted(set(candidates[i]))
             for w in sorted(ws):
                 lo, hi = windows[w]
-                hits.extend(CueHit(a, b, spec) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i]))
+                hits.extend(_new(CueHit, (a, b, spec)) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i]))
             continue
         for w in sorted(ws):
             lo, hi = windows[w]
-            hits.extend(CueHit(a, b, spec) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i]))
+            hits.extend(_new(CueHit, (a, b, spec)) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i]))
     stance_hits = sorted((h for h in hits if h.spec.kind == STANCE), key=lambda h: (-h.spec.priority, h.start))
     kept: list[CueHit] = []
     # Sorted by falling priority, so the kept hits of a higher priority are those kept before the current

@@ -57,6 +57,9 @@ _LEAD_VERB = re.compile(r"^(?:(?:also|then|later|now|again|finally|still|quickly
 _RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
 
 
+_new = tuple.__new__  # ``_new(Evidence, (...))``: a named tuple without its Python-level ``__new__``
+
+
 @dataclass
 class _State:
     focus: list[str] = field(default_factory=list)
@@ -179,7 +182,7 @@ def _leading_group(text: str, line_mentions: list[Mention], body_start: int, top
 def _add(state: _State, code: str, stance: Stance, strength: float, span: Span, changed: bool,
          structural: bool = False) -> None:
     state.order += 1
-    state.evidence.append(Evidence(code, stance, strength, state.order, span.start, span.end, changed, structural))
+    state.evidence.append(_new(Evidence, (code, stance, strength, state.order, span.start, span.end, changed, structural)))
 
 
 def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts: list[int], hits: list[CueHit],

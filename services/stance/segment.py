@@ -14,11 +14,15 @@ _CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+whil
                      r"(?=(?:the|its|his|her|their|he|she|it|they|both|all|neither)\b)")
 
 _CLAUSE_MARKS = (";", ":", "—", "–", "while", "whereas", "but", "yet", ", and")
+_ANY_CLAUSE_MARK = re.compile("|".join(re.escape(mark) for mark in _CLAUSE_MARKS))
 
 
 class Span(NamedTuple):
     start: int
     end: int
+
+
+_new = tuple.__new__  # ``_new(Span, (a, b))``: a named tuple without its Python-level ``__new__``
 
 
 def lines(text: str) -> list[Span]:
@@ -29,7 +33,7 @@ def lines(text: str) -> list[Span]:
         stripped = raw.strip()
         if stripped:
             lead = len(raw) - len(raw.lstrip())
-            out.append(Span(pos + lead, pos + lead + len(stripped)))
+            out.append(_new(Span, (pos + lead, pos + lead + len(stripped))))
         pos += len(raw)
     return out
 
@@ -41,27 +45,27 @@ def sentences(text: str, start: int, end: int) -> list[Span]:
     for m in _SENT_END.finditer(text, start, end):
         if _ABBREV.search(text, max(cur, m.start() - 6), m.start() + 1):
             continue
-        out.append(Span(cur, m.start() + 1))
+        out.append(_new(Span, (cur, m.start() + 1)))
         cur = m.end()
     if cur < end:
-        out.append(Span(cur, end))
+        out.append(_new(Span, (cur, end)))
     return out
 
 
 def clauses(text: str, start: int, end: int) -> list[Span]:
     """Clauses of one sentence."""
     chunk = text[start:end]
-    if not any(mark in chunk for mark in _CLAUSE_MARKS):
-        return [Span(start, end)]
+    if not _ANY_CLAUSE_MARK.search(chunk):
+        return [_new(Span, (start, end))]
     out = []
     cur = start
     for m in _CLAUSE.finditer(text, start, end):
         if m.start() > cur:
-            out.append(Span(cur, m.start()))
+            out.append(_new(Span, (cur, m.start())))
         cur = m.end()
     if cur < end:
-        out.append(Span(cur, end))
-    return out or [Span(start, end)]
+        out.append(_new(Span, (cur, end)))
+    return out or [_new(Span, (start, end))]
 
 
 def sentences_by_line(text: str, spans: list[Span]) -> list[list[Span]]:
@@ -80,10 +84,10 @@ def sentences_by_line(text: str, spans: list[Span]) -> list[list[Span]]:
         sents = []
         while m is not None and m.start() < end:
             if m.end() <= end and not _ABBREV.search(text, max(cur, m.start() - 6), m.start() + 1):
-                sents.append(Span(cur, m.start() + 1))
+                sents.append(_new(Span, (cur, m.start() + 1)))
                 cur = m.end()
             m = next(found, None)
         if cur < end:
-            sents.append(Span(cur, end))
+            sents.append(_new(Span, (cur, end)))
         out.append(sents)
     return out
