@@ -57,6 +57,7 @@ _LEAD_VERB = re.compile(r"^(?:(?:also|then|later|now|again|finally|still|quickly
 _RELATIVE = re.compile(r",\s+(?:which|who|whose)\b[^,;]*(?:,|$)")
 
 
+_ATTRIBUTABLE = frozenset({STANCE, COPY, ENUM})
 _new = tuple.__new__  # ``_new(Evidence, (...))``: a named tuple without its Python-level ``__new__``
 
 
@@ -187,11 +188,15 @@ def _add(state: _State, code: str, stance: Stance, strength: float, span: Span, 
 
 def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts: list[int], hits: list[CueHit],
               hit_starts: list[int], cues: CompiledCues, topic: Topic, state: _State, item_group: list[str]) -> None:
-    sent_mentions = _between(mentions, starts, sent.start, sent.end)
-    sent_hits = _between(hits, hit_starts, sent.start, sent.end)
+    lo, hi = sent
+    sent_mentions = mentions[bisect_left(starts, lo):bisect_left(starts, hi)]
+    sent_hits = hits[bisect_left(hit_starts, lo):bisect_left(hit_starts, hi)]
     if not sent_mentions and not sent_hits:
         return
-    if not any(h.spec.kind in (STANCE, COPY, ENUM) for h in sent_hits):
+    for h in sent_hits:
+        if h.spec.kind in _ATTRIBUTABLE:
+            break
+    else:
         # Nothing to attribute: only keep track of who the sentence is about, for "the country" later.
         _track_focus(text, sent_mentions, line, topic, state)
         return

@@ -20,7 +20,7 @@ ROLL_STRENGTH = 2.2
 
 def roll_call_stance(line: str) -> tuple[bool, Stance | None]:
     """(is a roll-call line, its stance); "did not vote" lines are roll calls with no stance."""
-    m = ROLL_CALL.match(line)
+    m = ROLL_CALL.match(line) if ":" in line else None  # the label always ends with a colon
     if not m:
         return False, None
     label = m.group(1).lower()
