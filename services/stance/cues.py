@@ -367,7 +367,10 @@ def match_prefixes(pattern: str) -> frozenset[str] | None:
     except Exception:  # an unreadable pattern is simply not anchored
         return None
     prefixes = frozenset(p[:12] for p, _ in states)
-    return None if not prefixes or "" in prefixes else prefixes
+    if not prefixes or "" in prefixes:
+        return None
+    # "vot" already marks every place "voted yes" could start: keep only the shortest of nested prefixes.
+    return frozenset(p for p in prefixes if not any(q != p and p.startswith(q) for q in prefixes))
 
 
 def _match_at(rx: re.Pattern[str], text: str, candidates: list[int], lo: int, hi: int,
