@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from services.gazetteer import DEMONYM, Mention, find_mentions
 from services.stance import structure
-from services.stance.actors import GOV_NOUNS, groups, is_actor
+from services.stance.actors import _GROUP_SEP, GOV_NOUNS, groups, is_actor
 from services.stance.aggregate import Evidence, decide
 from services.stance.caseless import Caseless
 from services.stance.cues import (
@@ -291,7 +291,7 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
             if group:
                 break
             continue
-        if group and groups(text, [group[-1], m])[0][-1] is not m:
+        if group and not _GROUP_SEP.match(text[group[-1].end:m.start]):  # not coordinated with the group
             break
         group.append(m)
     if group:
