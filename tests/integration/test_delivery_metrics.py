@@ -6,13 +6,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from prometheus_client import CollectorRegistry
-from prometheus_client.multiprocess import MultiProcessCollector
 from support_receiver import WebhookReceiver
 
 from services.config import Settings
 from services.db import utcnow
 from services.delivery import dispatch_events
+from services.metrics_registry import build_registry
 from services.models import OutboxEvent
 from services.subscriptions import create_subscription
 
@@ -20,7 +19,29 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def tasks(settings: Settings) -> Iterator[object]:
+def isolated_metrics() -> Iterator[None]:
+    """Worker metrics set up afresh, as in a new worker process, and prometheus-client's globals restored.
+
+    Multiprocess mode is process-wide (the value class and PROMETHEUS_MULTIPROC_DIR); left on, the
+    per-app HTTP counters of later web tests would share one mmap slot and add up across apps.
+    """
+    from prometheus_client import values
+
+    from workers import metrics
+
+    saved_class, saved_dir = values.ValueClass, os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics._metrics.clear()  # created again on first use, in this test's data directory
+    yield
+    metrics._metrics.clear()
+    values.ValueClass = saved_class
+    if saved_dir is None:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved_dir
+
+
+@pytest.fixture
+def tasks(settings: Settings, isolated_metrics: None) -> Iterator[object]:
     """The delivery tasks, reading this test's settings (called directly: no broker needed)."""
     from workers import delivery_tasks
     from workers.app import app
@@ -31,23 +52,18 @@ def tasks(settings: Settings) -> Iterator[object]:
     app.conf.stancewatch_settings = saved
 
 
-def sample(name: str, labels: dict[str, str] | None = None) -> float:
-    """A value as /metrics would report it: merged from this process's multiprocess metric files."""
-    from workers import metrics
-
-    metrics._get()  # sets up multiprocess mode (and its directory) on first use, as in a worker
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    return registry.get_sample_value(name, labels or {}) or 0.0
+def sample(settings: Settings, name: str, labels: dict[str, str] | None = None) -> float:
+    """A value as ``GET /metrics`` reports it: merged from the worker processes' metric files."""
+    return build_registry(settings).get_sample_value(name, labels or {}) or 0.0
 
 
-def counts() -> dict[str, float]:
+def counts(settings: Settings) -> dict[str, float]:
     result = {
-        outcome: sample("stancewatch_deliveries_total", {"outcome": outcome})
+        outcome: sample(settings, "stancewatch_deliveries_total", {"outcome": outcome})
         for outcome in ("delivered", "retry", "failed", "disabled")
     }
-    result["latency_count"] = sample("stancewatch_delivery_latency_seconds_count")
-    result["latency_sum"] = sample("stancewatch_delivery_latency_seconds_sum")
+    result["latency_count"] = sample(settings, "stancewatch_delivery_latency_seconds_count")
+    result["latency_sum"] = sample(settings, "stancewatch_delivery_latency_seconds_sum")
     return result
 
 
@@ -77,27 +93,27 @@ def test_attempts_are_counted_by_outcome_with_latency_when_delivered(tasks, sett
         receiver.respond(500, 200)
 
         [first] = dispatch(session_factory, 1)
-        before = counts()
+        before = counts(settings)
         assert tasks.deliver(first) == "retrying"
-        assert moved(before, counts()) == {"retry": 1}  # no latency for an attempt that failed
+        assert moved(before, counts(settings)) == {"retry": 1}  # no latency for an attempt that failed
 
         ids = dispatch(session_factory, 3, first=1)
-        before = counts()
+        before = counts(settings)
         assert tasks.deliver_batch(ids) == {"delivered": 3}
-        delta = moved(before, counts())
+        delta = moved(before, counts(settings))
         assert delta["delivered"] == 3 and delta["latency_count"] == 3
         # From each event's creation to the receiver's 2xx: positive, and well under this test's run.
         assert 0 < delta["latency_sum"] < 3 * 30
 
-        before = counts()
-        assert tasks.deliver(first) == "skipped"  # not due yet: no attempt, nothing counted
-        assert moved(before, counts()) == {}
+        before = counts(settings)
+        assert tasks.deliver(ids[0]) == "skipped"  # delivered already: no attempt, nothing counted
+        assert moved(before, counts(settings)) == {}
 
         receiver.respond(410)
         [gone] = dispatch(session_factory, 1, first=10)
-        before = counts()
+        before = counts(settings)
         assert tasks.deliver(gone) == "disabled"
-        assert moved(before, counts()) == {"disabled": 1}
+        assert moved(before, counts(settings)) == {"disabled": 1}
 
 
 def test_exhausted_schedule_counts_failed(tasks, settings, session_factory):
@@ -112,6 +128,6 @@ def test_exhausted_schedule_counts_failed(tasks, settings, session_factory):
             _, receiver.secret = create_subscription(session, receiver.url, settings=settings)
         receiver.respond(500)
         [delivery_id] = dispatch(session_factory, 1)
-        before = counts()
+        before = counts(settings)
         assert tasks.deliver(delivery_id) == "failed"
-        assert moved(before, counts()) == {"failed": 1}
+        assert moved(before, counts(settings)) == {"failed": 1}

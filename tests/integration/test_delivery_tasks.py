@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +21,28 @@ pytestmark = [pytest.mark.db, pytest.mark.redis]
 
 
 @pytest.fixture
-def celery_app(settings: Settings, redis_url: str) -> Iterator[object]:
+def isolated_metrics() -> Iterator[None]:
+    """Worker metrics set up afresh (the tasks count attempts), prometheus-client's globals restored after.
+
+    Multiprocess mode is process-wide; left on, later tests' metrics would share its mmap files.
+    """
+    from prometheus_client import values
+
+    from workers import metrics
+
+    saved_class, saved_dir = values.ValueClass, os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics._metrics.clear()
+    yield
+    metrics._metrics.clear()
+    values.ValueClass = saved_class
+    if saved_dir is None:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved_dir
+
+
+@pytest.fixture
+def celery_app(settings: Settings, redis_url: str, isolated_metrics: None) -> Iterator[object]:
     """The workers' app pointed at this test's database and a real Redis broker."""
     from workers.app import app
 
