@@ -621,29 +621,49 @@ def attempt_deliveries(
         started_at = now + elapsed()
         return started_at, _send(client, send, started_at)
 
+    # Network errors are outcomes (_send returns them); anything else is a bug. The attempts that did
+    # complete are still recorded before it propagates, so only the rest are sent again after the lease.
+    results: list[tuple[datetime, _Response] | None] = []
+    bug: BaseException | None = None
     if concurrency > 1 and len(sends) > 1:
         with ThreadPoolExecutor(min(concurrency, len(sends)), thread_name_prefix="webhook-send") as pool:
-            results = list(pool.map(send_one, sends))
+            futures = [pool.submit(send_one, send) for send in sends]
+            for future in futures:
+                if future.exception() is None:
+                    results.append(future.result())
+                else:
+                    results.append(None)
+                    bug = bug or future.exception()
     else:
-        results = [send_one(send) for send in sends]
+        for send in sends:
+            try:
+                results.append(send_one(send))
+            except Exception as exc:  # re-raised below, once the completed attempts are recorded
+                results.append(None)
+                bug = bug or exc
 
-    with session_factory.begin() as session:
-        locked = {
-            d.id: d for d in _lock_deliveries(session, [s.delivery_id for s in sends], skip_locked=False)
-        }
-        for send, (started_at, response) in zip(sends, results, strict=True):
-            finished = started_at + timedelta(milliseconds=response.duration_ms)
-            outcomes[send.delivery_id] = _record_loaded(
-                session,
-                locked.get(send.delivery_id),
-                send,
-                response,
-                settings,
-                now=finished,
-                started_at=started_at,
-                retry=True,
-            )
-        session.flush()
+    done = [(send, result) for send, result in zip(sends, results, strict=True) if result is not None]
+    if done:
+        with session_factory.begin() as session:
+            locked = {
+                d.id: d
+                for d in _lock_deliveries(session, [send.delivery_id for send, _ in done], skip_locked=False)
+            }
+            for send, (started_at, response) in done:
+                finished = started_at + timedelta(milliseconds=response.duration_ms)
+                outcomes[send.delivery_id] = _record_loaded(
+                    session,
+                    locked.get(send.delivery_id),
+                    send,
+                    response,
+                    settings,
+                    now=finished,
+                    started_at=started_at,
+                    retry=True,
+                )
+            session.flush()
+    if bug is not None:
+        raise bug
     return [outcomes[i] for i in ids]
 
 

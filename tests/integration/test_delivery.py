@@ -509,7 +509,7 @@ def test_batch_crash_after_the_lease_loses_nothing(session_factory, settings, re
         delivery = get_delivery(session_factory, delivery_id)
         assert delivery.status == "pending" and delivery.attempt_count == 0
         assert (delivery.next_attempt_at - now).total_seconds() == pytest.approx(lease)
-    assert attempts_of(session_factory, ids[0]) == []
+        assert attempts_of(session_factory, delivery_id) == []
     # Leased: neither a sweep nor a duplicate batch sends them before the lease ends...
     with session_factory.begin() as session:
         assert claim_due_deliveries(session, now=now + timedelta(seconds=lease - 1), limit=10) == []
@@ -526,6 +526,38 @@ def test_batch_crash_after_the_lease_loses_nothing(session_factory, settings, re
     }
     got = receiver.wait_for(3)
     assert sorted(d.msg_id for d in got) == sorted(f"msg_test_{n}_NI_stance.changed" for n in range(1, 4))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_bug_in_one_send_keeps_the_batchs_completed_attempts(session_factory, settings, concurrency):
+    """Only the send that raised is left to its lease; the attempts that completed are recorded."""
+    with session_factory.begin() as session:
+        create_subscription(session, "http://127.0.0.1:9/hook", settings=settings)
+    ids = dispatch_many(session_factory, 4)
+    broken = "msg_test_2_NI_stance.changed"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["webhook-id"] == broken:
+            raise RuntimeError("a bug, not a network error")
+        return httpx.Response(200, text="ok")
+
+    now = utcnow()
+    with (
+        httpx.Client(transport=httpx.MockTransport(answer)) as mocked,
+        pytest.raises(RuntimeError, match="a bug"),
+    ):
+        attempt_deliveries(session_factory, mocked, ids, settings, now=now, concurrency=concurrency)
+    with session_factory() as session:
+        statuses = dict(
+            session.execute(
+                select(OutboxEvent.msg_id, WebhookDelivery.status).join(
+                    OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id
+                )
+            ).all()
+        )
+        assert session.scalar(select(func.count()).select_from(DeliveryAttempt)) == 3
+    assert statuses.pop(broken) == "pending"
+    assert set(statuses.values()) == {"delivered"}
 
 
 def test_concurrent_batches_send_each_delivery_once(session_factory, settings, receiver, client):
