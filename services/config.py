@@ -188,6 +188,12 @@ class Settings:
         "how often the scheduler looks for due feeds, articles and deliveries (s)",
         0.25,
     )
+    claim_lease: float = _setting(
+        "STANCEWATCH_CLAIM_LEASE",
+        parse_positive_float,
+        "how long a claimed feed or article waits for its task before the sweep hands it out again (s)",
+        120.0,
+    )
     log_format: str = _setting("STANCEWATCH_LOG_FORMAT", parse_log_format, "'text' or 'json' logs", "text")
     user_agent: str = _setting(
         "STANCEWATCH_USER_AGENT",
