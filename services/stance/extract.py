@@ -323,9 +323,9 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
         return list(prev_actors)
     if not after and sent_after:
         after = [g for g in sent_after if g[0].start >= hit.start]
-    if _PLURAL_ANAPHOR.search(prefix) and state.last_group:
+    if state.last_group and _PLURAL_ANAPHOR.search(prefix):
         return list(state.last_group)
-    if _ANAPHOR.search(prefix) and state.focus:
+    if state.focus and _ANAPHOR.search(prefix):
         return list(state.focus)
     if after:
         return _codes(after[0])
@@ -346,15 +346,15 @@ def _party_speech(text: str, sent: Span, sent_mentions: list[Mention], topic: To
     for m in sent_mentions:
         if m.code not in topic.parties:
             continue
-        if not _PARTY_SUBJ_BEFORE.search(_before(text, sent.start, m.start)):
-            continue
         after = m.end
         if m.kind == DEMONYM:
             g = _GOV_WORDS.match(text, m.end, m.end + 40)
             if not g:
                 continue
             after = g.end()
-        if _PARTY_SPEECH.match(text, after, after + 40):
+        # All three tests are pure; the cheap anchored ones go first.
+        if (_PARTY_SPEECH.match(text, after, after + 40)
+                and _PARTY_SUBJ_BEFORE.search(_before(text, sent.start, m.start))):
             return m.start
     return None
 
@@ -400,8 +400,8 @@ def _party_subjects(text: str, clause: Span, c_mentions: list[Mention], topic: T
         if m.kind == DEMONYM:
             if is_actor(text, m, clause.start) and not _RELATIVE_BEFORE.search(text, clause.start, m.start):
                 out.append(m.start)
-        elif (_PARTY_SUBJ_BEFORE.search(_before(text, clause.start, m.start))
-              and _PARTY_SUBJ_AFTER.match(after)):
+        elif (_PARTY_SUBJ_AFTER.match(after)
+              and _PARTY_SUBJ_BEFORE.search(_before(text, clause.start, m.start))):
             out.append(m.start)
     return out
 
