@@ -207,11 +207,12 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
     speech_at = _party_speech(text, sent, sent_mentions, topic)
-    sent_groups = groups(text, [m for m in sent_mentions if _eligible(text, m, line, topic, state)])
+    sent_eligible = [m for m in sent_mentions if _eligible(text, m, line, topic, state)]
+    sent_groups = groups(text, sent_eligible)
     for clause in clauses(text, sent.start, sent.end):
         c_mentions = [m for m in sent_mentions if clause.start <= m.start < clause.end]
         c_hits = [h for h in sent_hits if clause.start <= h.start < clause.end]
-        eligible = [m for m in c_mentions if _eligible(text, m, line, topic, state)]
+        eligible = [m for m in sent_eligible if clause.start <= m.start < clause.end]
         c_groups = groups(text, eligible)
         blocked = any(h.spec.kind == BLOCK and h.spec.name == "unconfirmed" for h in c_hits)
         nongov_at = min((h.start for h in c_hits if h.spec.kind == NONGOV), default=None)
