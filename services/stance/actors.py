@@ -22,7 +22,7 @@ GOV_NOUNS = (r"(?:government|governments|foreign ministry|ministry|foreign minis
              r"|President|Prime Minister|Supreme Leader|Chancellor|counterpart)")
 _ADJ = r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
 _ADJ += r"\w+-appointed)\s+)*"
-_GOV_AFTER = re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
+_GOV_AFTER = Caseless(re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I))  # many branches: lower-cased is faster
 _POSSESSIVE = re.compile(r"^[’']s?\b")
 # "Brazil's vote in favour", "India's position": the government's own act or word.
 _ACTS = r"(?:votes?|decision|position|stance|abstention|condemnation|refusal|backing|support|statement|reaction|response)"
