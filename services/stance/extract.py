@@ -214,10 +214,17 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
         c_hits = [h for h in sent_hits if clause.start <= h.start < clause.end]
         eligible = [m for m in sent_eligible if clause.start <= m.start < clause.end]
         c_groups = groups(text, eligible)
-        blocked = any(h.spec.kind == BLOCK and h.spec.name == "unconfirmed" for h in c_hits)
-        nongov_at = min((h.start for h in c_hits if h.spec.kind == NONGOV), default=None)
+        blocked = False
+        nongov_at = enum_at = None
+        for h in c_hits:  # the clause's bookkeeping cues, in one pass
+            kind = h.spec.kind
+            if kind == BLOCK:
+                blocked = blocked or h.spec.name == "unconfirmed"
+            elif kind == NONGOV:
+                nongov_at = h.start if nongov_at is None else min(nongov_at, h.start)
+            elif kind == ENUM and enum_at is None:
+                enum_at = h.end
         # A stance announced for a group ("countries that have yet to ...") lands on the list that follows.
-        enum_at = next((h.end for h in c_hits if h.spec.kind == ENUM), None)
         if state.pending and enum_at is not None:
             listed = [m for m in eligible if m.start >= enum_at]
             for m in listed:
@@ -313,11 +320,11 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
             return list(dict.fromkeys(c for grp in before[i:] for c in _codes(grp)))
     if before:
         lo = before[-1][-1].end
-        if _other_actor(text, lo, hit.start) or any(lo <= p < hit.start for p in party_subjects):
+        if _other_actor(text, lo, hit.start) or (party_subjects and any(lo <= p < hit.start for p in party_subjects)):
             return []
         return _codes(before[-1])
     prefix = text[clause.start:hit.start]
-    if _other_actor(text, clause.start, hit.start) or any(clause.start <= p < hit.start for p in party_subjects):
+    if _other_actor(text, clause.start, hit.start) or (party_subjects and any(clause.start <= p < hit.start for p in party_subjects)):
         return []
     if prev_actors and _LEAD_VERB.match(prefix):
         # "Gabon backed the March text but voted against the suspension": no new subject.
@@ -408,4 +415,4 @@ def _party_subjects(text: str, clause: Span, c_mentions: list[Mention], topic: T
 
 
 def _codes(group: list[Mention]) -> list[str]:
-    return list(dict.fromkeys(m.code for m in group))
+    return list(dict.fromkeys([m.code for m in group]))
