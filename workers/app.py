@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from services.config import Settings
 
@@ -62,7 +62,11 @@ def create_celery(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         task_default_queue=QUEUE_FETCH,
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue its own direct exchange and key, stated rather than left to Celery's defaults
+        # (which show every queue bound to the default exchange with one key).
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
+        task_default_exchange=QUEUE_FETCH,
+        task_default_routing_key=QUEUE_FETCH,
         task_routes={
             "workers.ingest_tasks.poll_feed": {"queue": QUEUE_POLL},
             "workers.ingest_tasks.check_article": {"queue": QUEUE_FETCH},
