@@ -48,7 +48,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
-    app = Celery("stancewatch", broker=settings.broker_url, include=TASK_MODULES)
+    # kombu warns about a URL without a host; the embedded broker has none to give.
+    broker = "filesystem://localhost/" if settings.uses_embedded_broker else settings.broker_url
+    app = Celery("stancewatch", broker=broker, include=TASK_MODULES)
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],

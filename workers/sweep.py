@@ -14,6 +14,18 @@ from workers.context import session_factory, settings
 
 logger = logging.getLogger(__name__)
 
+
+class _QuietSweeps(logging.Filter):
+    """Drop Celery's received/succeeded lines for the sweep, which runs several times a second;
+    what a sweep enqueued is logged by the sweep itself, and its failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or "workers.sweep.sweep[" not in record.getMessage()
+
+
+for _name in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_name).addFilter(_QuietSweeps())
+
 CLAIM_LIMIT = 500
 ARTICLE_BATCH = 64
 

@@ -23,11 +23,31 @@ ALL_QUEUES = "sweep,poll,fetch,deliver"
 
 
 def celery_worker_argv(
-    *, concurrency: int | None, queues: str, pool: str | None, beat: bool = False, hostname: str | None = None
+    *,
+    concurrency: int | None,
+    queues: str,
+    pool: str | None,
+    beat: bool = False,
+    hostname: str | None = None,
+    loglevel: str = "INFO",
+    quiet: bool = False,
 ) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO", "-Q", queues]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "--loglevel",
+        loglevel,
+        "-Q",
+        queues,
+    ]
     if hostname:
         argv += ["--hostname", hostname]
+    if quiet:
+        argv.insert(argv.index("worker"), "--quiet")  # a global option: no banner, `up` prints its own
     if concurrency:
         argv += ["--concurrency", str(concurrency)]
     if pool:
@@ -184,7 +204,10 @@ def up(app: AppContext, host: str, port: int, demo: bool) -> None:
 
     supervisor.start("web", waitress_argv(host, port))
     supervisor.start(
-        "worker", celery_worker_argv(concurrency=2, queues=ALL_QUEUES, pool="threads", beat=True)
+        "worker",
+        celery_worker_argv(
+            concurrency=2, queues=ALL_QUEUES, pool="threads", beat=True, loglevel="WARNING", quiet=True
+        ),
     )
     click.echo(f"stancewatch is up: http://{host}:{port}/  (database {settings.database_url}; Ctrl-C stops)")
     demo_run = None
