@@ -337,7 +337,7 @@ def _seq_prefixes(items: list, states: set[tuple[str, bool]]) -> set[tuple[str, 
         opens = {(p, True) for p, open_ in states if open_}
         if op is LITERAL:
             new = {(p + chr(av), True) for p, _ in opens}
-        elif op is SUBPATTERN:
+        elif op is SUBPATTERN and not av[1] & re.IGNORECASE:  # (?i:...) could match other characters
             new = _seq_prefixes(av[3], opens)
         elif op is BRANCH:
             new = set()
@@ -363,7 +363,10 @@ def match_prefixes(pattern: str) -> frozenset[str] | None:
     if _sre_parse is None:
         return None
     try:
-        states = _seq_prefixes(list(_sre_parse.parse(pattern)), {("", True)})
+        parsed = _sre_parse.parse(pattern)
+        if parsed.state.flags & re.IGNORECASE:
+            return None
+        states = _seq_prefixes(list(parsed), {("", True)})
     except Exception:  # an unreadable pattern is simply not anchored
         return None
     prefixes = frozenset(p[:12] for p, _ in states)

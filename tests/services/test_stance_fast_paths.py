@@ -44,6 +44,8 @@ def test_match_prefixes() -> None:
     assert match_prefixes(r"\b(?:back\w*|stood (?:by|with))\s+x") == {"back", "stood by", "stood with"}
     assert match_prefixes(r"\bco-?sponsor") == {"cosponsor", "co-sponsor"}
     assert match_prefixes(r"\w+ing") is None  # could start anywhere
+    assert match_prefixes(r"(?i)sanction") is None  # case-insensitive: "ſanction" matches too
+    assert match_prefixes(r"x|(?i:sanction)") is None
 
 
 def test_prev_word_is_the_regex() -> None:
