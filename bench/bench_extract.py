@@ -36,8 +36,12 @@ def _jsonl(seeds: list[str], first: int, count: int) -> str:
     rows = []
     for n in range(first, first + count):
         text = seeds[n % len(seeds)]
-        rows.append(json.dumps({"id": f"a{n}", "text": f"Edition {n} of the daily briefing.\n\n{text}\nUpdated {n}.\n"},
-                               ensure_ascii=False))
+        rows.append(
+            json.dumps(
+                {"id": f"a{n}", "text": f"Edition {n} of the daily briefing.\n\n{text}\nUpdated {n}.\n"},
+                ensure_ascii=False,
+            )
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -46,8 +50,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds to measure for")
     parser.add_argument("--batch-size", type=int, default=200, help="articles per timed batch")
     args = parser.parse_args()
-    seeds = [seed_path("article-v1.txt").read_text(encoding="utf-8"),
-             seed_path("article-v2.txt").read_text(encoding="utf-8")]
+    seeds = [
+        seed_path("article-v1.txt").read_text(encoding="utf-8"),
+        seed_path("article-v2.txt").read_text(encoding="utf-8"),
+    ]
     with redirect_stdout(io.StringIO()):
         _batch(io.StringIO(_jsonl(seeds, -2, 2)), None)  # warm-up: imports and compilation
     warm_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -68,15 +74,23 @@ def main() -> None:
         chars += sum(len(json.loads(line)["text"]) for line in batch.splitlines())
         done += args.batch_size
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"articles": done, "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
-                      "article_chars": chars // done,
-                      "articles_per_second_per_core": round(done / cpu, 1),
-                      "articles_per_second_wall": round(done / wall, 1),
-                      "observations_per_article": round(observations / done, 2),
-                      # the CLI's imports (click, the service modules) are most of it; the growth after
-                      # the warm-up is what extraction itself holds at its peak
-                      "peak_rss_mib": round(peak_kib / 1024, 1),
-                      "peak_rss_growth_after_warmup_mib": round((peak_kib - warm_kib) / 1024, 1)}))
+    print(
+        json.dumps(
+            {
+                "articles": done,
+                "cpu_seconds": round(cpu, 2),
+                "wall_seconds": round(wall, 2),
+                "article_chars": chars // done,
+                "articles_per_second_per_core": round(done / cpu, 1),
+                "articles_per_second_wall": round(done / wall, 1),
+                "observations_per_article": round(observations / done, 2),
+                # the CLI's imports (click, the service modules) are most of it; the growth after
+                # the warm-up is what extraction itself holds at its peak
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+                "peak_rss_growth_after_warmup_mib": round((peak_kib - warm_kib) / 1024, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,13 @@ def _surfaces() -> tuple[dict[str, tuple[str, str]], frozenset[str]]:
     for code, entry in data.items():
         if code.startswith("_"):
             continue
-        for kind, key in ((DEMONYM, "demonyms"), (CAPITAL, "capitals"), (LEADER, "leaders"),
-                          (GOV, "gov"), (NAME, "names")):
+        for kind, key in (
+            (DEMONYM, "demonyms"),
+            (CAPITAL, "capitals"),
+            (LEADER, "leaders"),
+            (GOV, "gov"),
+            (NAME, "names"),
+        ):
             for surface in entry.get(key, []):
                 old = table.get(surface)
                 if old is None or old[0] == code or _KIND_ORDER[kind] <= _KIND_ORDER.get(old[1], 9):
@@ -74,8 +79,18 @@ def _automaton() -> ahocorasick.Automaton:
     table, ambiguous = _surfaces()
     automaton = ahocorasick.Automaton()
     for surface, (code, kind) in table.items():
-        automaton.add_word(surface, (surface, code, kind, len(surface), surface[0].isalpha(), surface[-1] == ".",
-                                     kind == BLOCKER or surface in ambiguous))
+        automaton.add_word(
+            surface,
+            (
+                surface,
+                code,
+                kind,
+                len(surface),
+                surface[0].isalpha(),
+                surface[-1] == ".",
+                kind == BLOCKER or surface in ambiguous,
+            ),
+        )
     automaton.make_automaton()
     return automaton
 
@@ -125,18 +140,41 @@ def capitals_upper() -> dict[str, str]:
 _CAP_WORD_BEFORE = re.compile(r"([A-Z][\w'-]*)\s+$")
 _CAP_WORD_AFTER = re.compile(r"^\s+([A-Z][\w'-]*)")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•\-–—]\s*|[\"“‘(]\s*)$")
-_CONNECTORS = frozenset({"And", "The", "In", "On", "At", "For", "But", "While", "Both", "Neither", "Only",
-                         "From", "To", "With", "By", "As", "After", "Since", "When", "Yet", "Like"})
+_CONNECTORS = frozenset(
+    {
+        "And",
+        "The",
+        "In",
+        "On",
+        "At",
+        "For",
+        "But",
+        "While",
+        "Both",
+        "Neither",
+        "Only",
+        "From",
+        "To",
+        "With",
+        "By",
+        "As",
+        "After",
+        "Since",
+        "When",
+        "Yet",
+        "Like",
+    }
+)
 
 
 def _ambiguous_ok(text: str, start: int, end: int) -> bool:
     """An ambiguous surface ("Jordan", "Georgia", "Chad") counts only when it is not part of a longer
     proper name ("Michael Jordan", "Jordan Peterson", "Washington Post"); never guessed otherwise."""
-    before = text[max(0, start - 40):start]
+    before = text[max(0, start - 40) : start]
     m = _CAP_WORD_BEFORE.search(before)
     if m and m.group(1) not in _CONNECTORS and not _SENTENCE_START.search(before[: m.start()]):
         return False
-    after = text[end:end + 30]
+    after = text[end : end + 30]
     m = _CAP_WORD_AFTER.match(after)
     return not (m and not after.startswith(("'s", "’s")))
 
@@ -145,7 +183,15 @@ def find_mentions(text: str) -> list[Mention]:
     """All country mentions in ``text``, left to right, longest match, on word boundaries."""
     found: list[Mention] = []
     n = len(text)
-    for end_index, (surface, code, kind, length, alpha_first, dot_last, second_look) in _automaton().iter_long(text):
+    for end_index, (
+        surface,
+        code,
+        kind,
+        length,
+        alpha_first,
+        dot_last,
+        second_look,
+    ) in _automaton().iter_long(text):
         start = end_index - length + 1
         end = end_index + 1
         if start > 0:

@@ -18,9 +18,18 @@ from services.cli import emit_json, main
 def _rows(observations: list) -> list[dict[str, Any]]:
     from services.gazetteer import country_name
 
-    return [{"country": o.country, "name": country_name(o.country), "stance": str(o.stance),
-             "confidence": o.confidence, "evidence": o.evidence, "start": o.start, "end": o.end}
-            for o in observations]
+    return [
+        {
+            "country": o.country,
+            "name": country_name(o.country),
+            "stance": str(o.stance),
+            "confidence": o.confidence,
+            "evidence": o.evidence,
+            "start": o.start,
+            "end": o.end,
+        }
+        for o in observations
+    ]
 
 
 def _text_table(target: str, rows: list[dict[str, Any]]) -> str:
@@ -32,7 +41,9 @@ def _text_table(target: str, rows: list[dict[str, Any]]) -> str:
         evidence = " ".join(r["evidence"].split())
         if len(evidence) > 90:
             evidence = evidence[:87] + "..."
-        out.append(f"{r['country']:<3} {r['name']:<{width}} {r['stance']:<10} {r['confidence']:>4.2f}  {evidence}")
+        out.append(
+            f"{r['country']:<3} {r['name']:<{width}} {r['stance']:<10} {r['confidence']:>4.2f}  {evidence}"
+        )
     return "\n".join(out)
 
 
@@ -49,13 +60,15 @@ def _batch(fh: TextIO, default_target: str | None) -> None:
         except json.JSONDecodeError as exc:
             raise click.ClickException(f"line {number}: not valid JSON ({exc.msg})") from exc
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-            raise click.ClickException(f"line {number}: expected an object with a string \"text\"")
+            raise click.ClickException(f'line {number}: expected an object with a string "text"')
         try:
             topic = load_topic(row.get("target") or default_target)
         except InvalidInputError as exc:
             raise click.ClickException(f"line {number}: {exc.message}") from exc
         stances = _rows(extract_stances(row["text"], topic))
-        out.write(json.dumps({"id": row.get("id"), "target": topic.name, "stances": stances}, ensure_ascii=False))
+        out.write(
+            json.dumps({"id": row.get("id"), "target": topic.name, "stances": stances}, ensure_ascii=False)
+        )
         out.write("\n")
     out.flush()
 

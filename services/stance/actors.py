@@ -12,31 +12,121 @@ import re
 from services.gazetteer import CAPITAL, DEMONYM, Mention
 from services.stance.caseless import Caseless
 
-GOV_NOUNS = (r"(?:government|governments|foreign ministry|ministry|foreign minister|minister|president|prime minister|"
-             r"premier|chancellor|leader|leadership|officials?|authorities|administration|envoy|ambassador|delegations?"
-             r"|delegates?|representative|mission|spokes(?:man|woman|person|people)|cabinet|regime|junta|military government"
-             r"|military rulers|rulers|transitional authorities|presidency|king|emir|crown prince|state department"
-             r"|foreign office|external affairs ministry|information ministry|defen[cs]e minister|head of state|parliament"
-             r"|supreme leader|ruling council|council|foreign policy chief|top diplomat|diplomats|embassy|mission to the UN"
-             r"|vice-president|deputy|junta|military|official news agency|news agency|Foreign Ministry|Foreign Minister"
-             r"|President|Prime Minister|Supreme Leader|Chancellor|counterpart)")
-_ADJ = r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
+GOV_NOUNS = (
+    r"(?:government|governments|foreign ministry|ministry|foreign minister|minister|president|prime minister|"
+    r"premier|chancellor|leader|leadership|officials?|authorities|administration|envoy|ambassador|delegations?"
+    r"|delegates?|representative|mission|spokes(?:man|woman|person|people)|cabinet|regime|junta|military government"
+    r"|military rulers|rulers|transitional authorities|presidency|king|emir|crown prince|state department"
+    r"|foreign office|external affairs ministry|information ministry|defen[cs]e minister|head of state|parliament"
+    r"|supreme leader|ruling council|council|foreign policy chief|top diplomat|diplomats|embassy|mission to the UN"
+    r"|vice-president|deputy|junta|military|official news agency|news agency|Foreign Ministry|Foreign Minister"
+    r"|President|Prime Minister|Supreme Leader|Chancellor|counterpart)"
+)
+_ADJ = (
+    r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
+)
 _ADJ += r"\w+-appointed)\s+)*"
-_GOV_AFTER = Caseless(re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I))  # many branches: lower-cased is faster
+_GOV_AFTER = Caseless(
+    re.compile(r"^\s+" + _ADJ + GOV_NOUNS + r"\b", re.I)
+)  # many branches: lower-cased is faster
 _POSSESSIVE = re.compile(r"^[’']s?\b")
 # "Brazil's vote in favour", "India's position": the government's own act or word.
 _ACTS = r"(?:votes?|decision|position|stance|abstention|condemnation|refusal|backing|support|statement|reaction|response)"
-_POSS_GOV = re.compile(r"^[’']s?\s+(?:" + _ADJ + GOV_NOUNS + r"|(?:official\s+|own\s+)?" + _ACTS + r")\b", re.I)
-_OBJECT_WORDS = frozenset(["in", "to", "from", "at", "on", "against", "toward", "towards", "into", "through", "via", "across", "near", "between", "with", "over", "behind", "about", "under", "onto", "within", "outside", "around", "beyond", "blaming", "blamed", "blame", "accusing", "accused", "urged", "urging", "told", "telling", "warned", "warning", "criticised", "criticized", "criticising", "criticizing", "than", "like", "visit", "visited", "visiting", "hosted", "hosting", "give", "gave", "giving", "sanctioning", "sanctioned", "targeting", "targeted", "isolate", "isolating", "of", "for", "among", "inside", "throughout"])
-_OF_OK = Caseless(re.compile(r"(?:governments?|spokes\w+|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
-                    r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$", re.I))
-_FOR_OK = Caseless(re.compile(r"(?:speak\w*|spokes\w+|envoy|ambassador|minister|secretary)\s+for\s+(?:the\s+)?$", re.I))
-_IN_OK = Caseless(re.compile(r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
-                    r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$", re.I))
-_AND_GOV_AFTER = re.compile(r"^(?:\s*(?:,|,?\s+and|\s+or)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?)+\s+" + _ADJ + GOV_NOUNS)
+_POSS_GOV = re.compile(
+    r"^[’']s?\s+(?:" + _ADJ + GOV_NOUNS + r"|(?:official\s+|own\s+)?" + _ACTS + r")\b", re.I
+)
+_OBJECT_WORDS = frozenset(
+    [
+        "in",
+        "to",
+        "from",
+        "at",
+        "on",
+        "against",
+        "toward",
+        "towards",
+        "into",
+        "through",
+        "via",
+        "across",
+        "near",
+        "between",
+        "with",
+        "over",
+        "behind",
+        "about",
+        "under",
+        "onto",
+        "within",
+        "outside",
+        "around",
+        "beyond",
+        "blaming",
+        "blamed",
+        "blame",
+        "accusing",
+        "accused",
+        "urged",
+        "urging",
+        "told",
+        "telling",
+        "warned",
+        "warning",
+        "criticised",
+        "criticized",
+        "criticising",
+        "criticizing",
+        "than",
+        "like",
+        "visit",
+        "visited",
+        "visiting",
+        "hosted",
+        "hosting",
+        "give",
+        "gave",
+        "giving",
+        "sanctioning",
+        "sanctioned",
+        "targeting",
+        "targeted",
+        "isolate",
+        "isolating",
+        "of",
+        "for",
+        "among",
+        "inside",
+        "throughout",
+    ]
+)
+_OF_OK = Caseless(
+    re.compile(
+        r"(?:governments?|spokes\w+|president|prime minister|minister|representative|ambassador|leader|people|king|emir"
+        r"|authorities|delegation|presidency|foreign ministry)\s+of\s+(?:the\s+)?$",
+        re.I,
+    )
+)
+_FOR_OK = Caseless(
+    re.compile(r"(?:speak\w*|spokes\w+|envoy|ambassador|minister|secretary)\s+for\s+(?:the\s+)?$", re.I)
+)
+_IN_OK = Caseless(
+    re.compile(
+        r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
+        r"(?:the\s+)?$)|(?:^|[.!?]\s+|^\s*)(?:back\s+)?in\s+$",
+        re.I,
+    )
+)
+_AND_GOV_AFTER = re.compile(
+    r"^(?:\s*(?:,|,?\s+and|\s+or)\s+[A-Z][\w-]*(?:\s+[A-Z][\w-]*)?)+\s+" + _ADJ + GOV_NOUNS
+)
 _POSS_NAME = re.compile(r"^[’']s?\s+(?:[A-Z][\w-]+\s+){1,3}")
-_OFFICIALS_IN = Caseless(re.compile(r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
-                           r"\s+in\s+(?:the\s+)?$", re.I))
+_OFFICIALS_IN = Caseless(
+    re.compile(
+        r"(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)"
+        r"\s+in\s+(?:the\s+)?$",
+        re.I,
+    )
+)
 _COMMA_GOV = re.compile(r"^,\s+(?:the|a|an|its|his)?\s*" + _ADJ + GOV_NOUNS, re.I)
 _PREV_WORD = re.compile(r"([\w’']+)\W*$")  # the reference for ``_prev_word`` (see its test)
 _APOSTROPHES = "’'"
@@ -64,19 +154,26 @@ def _prev_word(before: str) -> str | None:
     while j < len(before) and before[j] in _APOSTROPHES:
         j += 1
     return before[i:j]
-_GROUP_SEP = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$",
-                        re.I)
+
+
+_GROUP_SEP = re.compile(
+    r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$", re.I
+)
 
 
 def is_actor(text: str, m: Mention, line_start: int) -> bool:
     """Whether mention ``m`` can be the government doing something in its clause."""
-    after = text[m.end:m.end + 60]
-    before = text[max(line_start, m.start - 50):m.start]
+    after = text[m.end : m.end + 60]
+    before = text[max(line_start, m.start - 50) : m.start]
     if m.kind == DEMONYM:
         if not (_GOV_AFTER.match(after) or _AND_GOV_AFTER.match(after)):
             return False
-    elif (after[:1] in _APOSTROPHES and _POSSESSIVE.match(after) and not _POSS_GOV.match(after)
-          and not _POSS_NAME.match(after)):
+    elif (
+        after[:1] in _APOSTROPHES
+        and _POSSESSIVE.match(after)
+        and not _POSS_GOV.match(after)
+        and not _POSS_NAME.match(after)
+    ):
         return False
     word = _prev_word(before)
     prev = word.lower() if word else ""
@@ -98,7 +195,7 @@ def groups(text: str, mentions: list[Mention]) -> list[list[Mention]]:
     """Coordinated mentions ("Kenya, Ghana and Mexico") as one group, in text order."""
     out: list[list[Mention]] = []
     for m in mentions:
-        if out and _GROUP_SEP.match(text[out[-1][-1].end:m.start]):
+        if out and _GROUP_SEP.match(text[out[-1][-1].end : m.start]):
             out[-1].append(m)
         else:
             out.append([m])

@@ -45,8 +45,14 @@ def decide(text: str, evidence: list[Evidence]) -> list[Observation]:
             confidence -= 0.25 * min(1.0, rival / best_score)
         confidence = round(max(0.2, confidence), 2)
         if best.structural:
-            prose = [e for e in evs if e.stance == best.stance and not e.structural and e.strength >= MIN_STRENGTH]
+            prose = [
+                e for e in evs if e.stance == best.stance and not e.structural and e.strength >= MIN_STRENGTH
+            ]
             if prose:
                 best = max(prose, key=lambda e: e.strength)
-        out.append(Observation(code, best.stance, confidence, text[best.start:best.end].strip(), best.start, best.end))
+        out.append(
+            Observation(
+                code, best.stance, confidence, text[best.start : best.end].strip(), best.start, best.end
+            )
+        )
     return out

@@ -38,7 +38,9 @@ class Caseless:
     def __init__(self, rx: re.Pattern[str]) -> None:
         assert rx.flags & re.IGNORECASE
         self.rx = rx
-        ok = not _INLINE_FLAGS.search(rx.pattern) and all(ord(ch) < 128 or ch in _PATTERN_SAFE for ch in rx.pattern)
+        ok = not _INLINE_FLAGS.search(rx.pattern) and all(
+            ord(ch) < 128 or ch in _PATTERN_SAFE for ch in rx.pattern
+        )
         self.low = re.compile(lower_pattern(rx.pattern), rx.flags & ~re.IGNORECASE) if ok else None
 
     def search(self, s: str) -> re.Match[str] | None:

@@ -55,201 +55,739 @@ class CueHit(NamedTuple):
 
 _new = tuple.__new__  # ``_new(CueHit, (...))``: a named tuple without its Python-level ``__new__``
 
-_A = (r"(?:invasion|invading|attack|assault|aggression|war|offensive|incursion|military operation|operation"
-      r"|annexation|violation|use of force|bombing|strikes|decision to go to war|military action|intervention)")
+_A = (
+    r"(?:invasion|invading|attack|assault|aggression|war|offensive|incursion|military operation|operation"
+    r"|annexation|violation|use of force|bombing|strikes|decision to go to war|military action|intervention)"
+)
 _GAP = r"(?:[\w'’,-]+\s+){0,%d}?"
-_WEAPONS = (r"(?:weapons|arms|missiles|tanks|artillery|howitzers|ammunition|shells|rocket launchers|drones"
-            r"|air[- ]defen[cs]e\w*|stingers?|javelins|armou?red vehicles|helmets|S-300s?|military aid"
-            r"|military assistance|Leopard|HIMARS|anti-tank|anti-aircraft|grenade launchers|machine guns"
-            r"|fighter jets|jets|helicopters|battle tanks|military equipment|lethal aid)")
+_WEAPONS = (
+    r"(?:weapons|arms|missiles|tanks|artillery|howitzers|ammunition|shells|rocket launchers|drones"
+    r"|air[- ]defen[cs]e\w*|stingers?|javelins|armou?red vehicles|helmets|S-300s?|military aid"
+    r"|military assistance|Leopard|HIMARS|anti-tank|anti-aircraft|grenade launchers|machine guns"
+    r"|fighter jets|jets|helicopters|battle tanks|military equipment|lethal aid)"
+)
 
 SPECS: tuple[CueSpec, ...] = (
     # --- opposes: condemnation and its equivalents -------------------------------------------------
-    CueSpec("condemn", r"\b(?:condemn\w*|denounc\w*|deplor\w*|decr(?:y|ied|ies))\b\s+(?:(?!sanction)[\w'’,-]+\s+){0,7}?"
-            r"(?:" + _A + r"|{T}(?![’']s\s+(?:allies|partners|friends)))\b", OPP, 3.0, negated=(SUP, 1.2)),
-    CueSpec("condemn-bare", r"\b(?:condemned|condemns|condemning) (?:it|this|the move)\b", OPP, 2.8, negated=(SUP, 1.2)),
-    CueSpec("grave", r"\b(?:grave|flagrant|blatant|serious|clear|gross) (?:violation|breach)\b|\bbreach of (?:the UN Charter|"
-            r"the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
-            r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
-            r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
-            r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
-            r"|\bnot agree with an invasion", OPP, 2.8, negated=None),
-    CueSpec("withdraw", r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+" + _GAP % 6 +
-            r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
-            r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))", OPP, 2.4, negated=None),
-    CueSpec("stand-victim", r"\b(?:st(?:an|oo)d\w* (?:with|by)|solidarity with|back\w* |support\w* |respect\w* )\s*(?:the people of "
-            r"|(?:the )?(?:independence|sovereignty|territorial integrity)(?:,? (?:and )?(?:independence|sovereignty|territorial "
-            r"integrity|unity))* of )?{V}\b",
-            OPP, 2.0, negated=None),
+    CueSpec(
+        "condemn",
+        r"\b(?:condemn\w*|denounc\w*|deplor\w*|decr(?:y|ied|ies))\b\s+(?:(?!sanction)[\w'’,-]+\s+){0,7}?"
+        r"(?:" + _A + r"|{T}(?![’']s\s+(?:allies|partners|friends)))\b",
+        OPP,
+        3.0,
+        negated=(SUP, 1.2),
+    ),
+    CueSpec(
+        "condemn-bare",
+        r"\b(?:condemned|condemns|condemning) (?:it|this|the move)\b",
+        OPP,
+        2.8,
+        negated=(SUP, 1.2),
+    ),
+    CueSpec(
+        "grave",
+        r"\b(?:grave|flagrant|blatant|serious|clear|gross) (?:violation|breach)\b|\bbreach of (?:the UN Charter|"
+        r"the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
+        r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
+        r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
+        r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
+        r"|\bnot agree with an invasion",
+        OPP,
+        2.8,
+        negated=None,
+    ),
+    CueSpec(
+        "withdraw",
+        r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+"
+        + _GAP % 6
+        + r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
+        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))",
+        OPP,
+        2.4,
+        negated=None,
+    ),
+    CueSpec(
+        "stand-victim",
+        r"\b(?:st(?:an|oo)d\w* (?:with|by)|solidarity with|back\w* |support\w* |respect\w* )\s*(?:the people of "
+        r"|(?:the )?(?:independence|sovereignty|territorial integrity)(?:,? (?:and )?(?:independence|sovereignty|territorial "
+        r"integrity|unity))* of )?{V}\b",
+        OPP,
+        2.0,
+        negated=None,
+    ),
     # --- opposes: sanctions and export controls -------------------------------------------------------
-    CueSpec("sanction-verb", r"\b(?:impos\w+|announc\w+|adopt\w*|appl(?:y|ied|ies|ying)|join\w*|back\w*|align\w*|follow\w*"
-            r"|extend\w*|tighten\w*|agree\w*|enforc\w*|cop(?:y|ied|ies)|slapp\w*|add\w*|sign\w* (?:off|on) on|introduc\w*"
-            r"|expand\w*|widen\w*|unveil\w*|approv\w*|keep adding)\s+" + _GAP % 6 +
-            r"(?:sanctions?|penalties|measures|packages?|export controls|asset freezes|travel bans|listings|designations)\b",
-            OPP, 2.2, negated=(NEU, 1.2), needs_context=True),
-    CueSpec("sanction-direct", r"\b(?:sanction(?:ed|ing|s)?\s+(?:on\s+|against\s+)?(?:\w+\s+){0,3}?(?:{T}|Russian|Belarusian)"
-            r"|sanctioned by|sanctions list|financial penalties|freez\w+ (?:\w+\s+){0,4}?(?:assets|reserves)|froze\s+"
-            r"(?:\w+\s+){0,4}?(?:assets|reserves)|frozen (?:\w+\s+){0,4}?(?:assets|reserves)|asset freezes|export controls"
-            r"|cut\w* (?:[\w'’]+\s+){0,6}?off from (?:SWIFT|the dollar|the global)|SWIFT ban|blocked counterparties"
-            r"|banned (?:\w+\s+){0,4}?(?:Aeroflot|Russian)|closed (?:\w+\s+){0,3}?airspace to Russian"
-            r"|barred (?:\w+\s+){0,4}?(?:shipments|exports|imports)|expell\w+ (?:\w+\s+){0,2}?Russian diplomats"
-            r"|ban\w* (?:\w+\s+){0,3}?imports of Russian|cut (?:\w+\s+){0,3}?imports of Russian"
-            r"|export permits? for {T}|sanctions would (?:stay|remain) in place)",
-            OPP, 2.2, negated=(NEU, 1.2)),
-    CueSpec("no-sanctions", r"\b(?:refus\w+|declin\w+|reject\w*|resist\w*|not) (?:to )?(?:\w+ ){0,2}?(?:join|impose|adopt|apply)\w*\s+"
-            r"(?:\w+\s+){0,3}?(?:sanctions|the measures)|\bimposed none\b|\bhas not joined the sanctions"
-            r"|\bonly sanctions (?:decided|approved|imposed|agreed) by\b|\bnot (?:to )?join (?:in )?(?:the |any )?sanctions"
-            r"|\bwithout imposing sanctions|\bno sanctions of its own", NEU, 1.2, negatable=False, priority=3),
-    CueSpec("anti-sanctions", r"\bsanctions (?:\w+\s+){0,4}?(?:illegal|unlawful|counterproductive|useless|pointless|shot in"
-            r"|own foot|never solved|change nothing|economic warfare)|\b(?:criticis|criticiz|denounc|condemn|reject|oppos)\w*"
-            r"\s+(?:\w+\s+){0,3}?sanctions (?:on|against) {T}", SUP, 1.6, negatable=False, priority=2),
+    CueSpec(
+        "sanction-verb",
+        r"\b(?:impos\w+|announc\w+|adopt\w*|appl(?:y|ied|ies|ying)|join\w*|back\w*|align\w*|follow\w*"
+        r"|extend\w*|tighten\w*|agree\w*|enforc\w*|cop(?:y|ied|ies)|slapp\w*|add\w*|sign\w* (?:off|on) on|introduc\w*"
+        r"|expand\w*|widen\w*|unveil\w*|approv\w*|keep adding)\s+"
+        + _GAP % 6
+        + r"(?:sanctions?|penalties|measures|packages?|export controls|asset freezes|travel bans|listings|designations)\b",
+        OPP,
+        2.2,
+        negated=(NEU, 1.2),
+        needs_context=True,
+    ),
+    CueSpec(
+        "sanction-direct",
+        r"\b(?:sanction(?:ed|ing|s)?\s+(?:on\s+|against\s+)?(?:\w+\s+){0,3}?(?:{T}|Russian|Belarusian)"
+        r"|sanctioned by|sanctions list|financial penalties|freez\w+ (?:\w+\s+){0,4}?(?:assets|reserves)|froze\s+"
+        r"(?:\w+\s+){0,4}?(?:assets|reserves)|frozen (?:\w+\s+){0,4}?(?:assets|reserves)|asset freezes|export controls"
+        r"|cut\w* (?:[\w'’]+\s+){0,6}?off from (?:SWIFT|the dollar|the global)|SWIFT ban|blocked counterparties"
+        r"|banned (?:\w+\s+){0,4}?(?:Aeroflot|Russian)|closed (?:\w+\s+){0,3}?airspace to Russian"
+        r"|barred (?:\w+\s+){0,4}?(?:shipments|exports|imports)|expell\w+ (?:\w+\s+){0,2}?Russian diplomats"
+        r"|ban\w* (?:\w+\s+){0,3}?imports of Russian|cut (?:\w+\s+){0,3}?imports of Russian"
+        r"|export permits? for {T}|sanctions would (?:stay|remain) in place)",
+        OPP,
+        2.2,
+        negated=(NEU, 1.2),
+    ),
+    CueSpec(
+        "no-sanctions",
+        r"\b(?:refus\w+|declin\w+|reject\w*|resist\w*|not) (?:to )?(?:\w+ ){0,2}?(?:join|impose|adopt|apply)\w*\s+"
+        r"(?:\w+\s+){0,3}?(?:sanctions|the measures)|\bimposed none\b|\bhas not joined the sanctions"
+        r"|\bonly sanctions (?:decided|approved|imposed|agreed) by\b|\bnot (?:to )?join (?:in )?(?:the |any )?sanctions"
+        r"|\bwithout imposing sanctions|\bno sanctions of its own",
+        NEU,
+        1.2,
+        negatable=False,
+        priority=3,
+    ),
+    CueSpec(
+        "anti-sanctions",
+        r"\bsanctions (?:\w+\s+){0,4}?(?:illegal|unlawful|counterproductive|useless|pointless|shot in"
+        r"|own foot|never solved|change nothing|economic warfare)|\b(?:criticis|criticiz|denounc|condemn|reject|oppos)\w*"
+        r"\s+(?:\w+\s+){0,3}?sanctions (?:on|against) {T}",
+        SUP,
+        1.6,
+        negatable=False,
+        priority=2,
+    ),
     # --- opposes: weapons for the other side ----------------------------------------------------------------
-    CueSpec("weapons", r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|hand\w* over|gave|give|giv\w+|provid\w+|donat\w+"
-            r"|transfer\w*|re-export\w*|pledg\w+|offer\w*)\s+" + _GAP % 8 + _WEAPONS + r"\b"
-            r"|\b" + _WEAPONS + r"\s+" + _GAP % 5 + r"(?:sent|shipped|delivered|supplied|handed over|given|donated) "
-            r"(?:\w+\s+){0,2}?to {V}|\barming {V}|\bmilitary (?:aid|funding|support) (?:to|for) {V}",
-            OPP, 2.3, negated=(NEU, 1.0)),
-    CueSpec("weapons-neither", r"\bweapons to neither\b|\brefus\w+ to (?:sell|send|supply|hand over|give)\b|\bturned down "
-            r"requests for\b", NEU, 1.2, negatable=False, priority=3),
+    CueSpec(
+        "weapons",
+        r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|hand\w* over|gave|give|giv\w+|provid\w+|donat\w+"
+        r"|transfer\w*|re-export\w*|pledg\w+|offer\w*)\s+" + _GAP % 8 + _WEAPONS + r"\b"
+        r"|\b"
+        + _WEAPONS
+        + r"\s+"
+        + _GAP % 5
+        + r"(?:sent|shipped|delivered|supplied|handed over|given|donated) "
+        r"(?:\w+\s+){0,2}?to {V}|\barming {V}|\bmilitary (?:aid|funding|support) (?:to|for) {V}",
+        OPP,
+        2.3,
+        negated=(NEU, 1.0),
+    ),
+    CueSpec(
+        "weapons-neither",
+        r"\bweapons to neither\b|\brefus\w+ to (?:sell|send|supply|hand over|give)\b|\bturned down "
+        r"requests for\b",
+        NEU,
+        1.2,
+        negatable=False,
+        priority=3,
+    ),
     # --- votes at the UN (resolutions read as aimed at the target) -------------------------------------------
-    CueSpec("vote-yes", r"\bvot\w+ (?:for|in favou?r|yes)\b|\bvoted with the majority\b|\bin the majority\b"
-            r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
-            r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
-            OPP, 2.2, negatable=False),
-    CueSpec("vote-no", r"\bvot\w+ (?:no\b|against\b(?!\s+{T}))|\bjoined {T} in voting\b|\bvot\w+ with {T}\b"
-            r"|\bto a no\b|\bnay\b", SUP, 2.2, negatable=False, priority=2),
+    CueSpec(
+        "vote-yes",
+        r"\bvot\w+ (?:for|in favou?r|yes)\b|\bvoted with the majority\b|\bin the majority\b"
+        r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
+        r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
+        OPP,
+        2.2,
+        negatable=False,
+    ),
+    CueSpec(
+        "vote-no",
+        r"\bvot\w+ (?:no\b|against\b(?!\s+{T}))|\bjoined {T} in voting\b|\bvot\w+ with {T}\b"
+        r"|\bto a no\b|\bnay\b",
+        SUP,
+        2.2,
+        negatable=False,
+        priority=2,
+    ),
     CueSpec("abstain", r"\babstain\w*|\babstention\w*", NEU, 2.2, negatable=False),
-    CueSpec("no-vote", r"\bdid not (?:take part in|participate in|vote)\b|\bwas unable to (?:cast|vote)\b"
-            r"|\bno vote to cast\b|\bwere absent\b|\bwas absent\b|\babsent from\b|\bbehind on its (?:UN )?dues",
-            None, 0.0, BLOCK, negatable=False),
+    CueSpec(
+        "no-vote",
+        r"\bdid not (?:take part in|participate in|vote)\b|\bwas unable to (?:cast|vote)\b"
+        r"|\bno vote to cast\b|\bwere absent\b|\bwas absent\b|\babsent from\b|\bbehind on its (?:UN )?dues",
+        None,
+        0.0,
+        BLOCK,
+        negatable=False,
+    ),
     # --- neutral: explicit neutrality and non-alignment -----------------------------------------------------
-    CueSpec("neutral", r"\bneutral(?:ity)?\b|\bnon-?align(?:ed|ment)\b|\bequidistan\w+|\beven-handed\b", NEU, 2.6,
-            negated=None),
-    CueSpec("no-sides", r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
-            r" (?:a )?sides?\b|\bnot be (?:pushed|drawn|pulled|made) (?:in)?to\b|\bwill not be made to choose\b"
-            r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
-            r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
-            r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
-            r"|\bon the side of peace\b|\bstay out of (?:a |the |this )?(?:\w+\s+){0,3}?(?:quarrel|conflict|war|fight)"
-            r"|\bnot turn its back on either\b|\bmiddle (?:path|road|ground)\b|\bsupport both sides\b"
-            r"|\b(?:without|not|avoid\w*|declin\w+ to|refus\w+ to) (?:naming|blaming|assigning blame|apportion\w* blame|"
-            r"singl\w+ out|criticis\w+|criticiz\w+) (?:to )?(?:either|any|neither)\b|\bnaming neither\b"
-            r"|\bavoid\w* assigning blame|\bdeclin\w+ to apportion blame|\bnot to judge either\b|\bkept? (?:his |its |her )?distance"
-            r"|\bnot indifferent\b|\bon the fence\b", NEU, 2.6, negatable=False, priority=3),
-    CueSpec("dialogue", r"\b(?:call\w*|urg\w*|appeal\w*|press\w*|push\w*) (?:\w+\s+){0,5}?(?:for |to )?(?:dialogue|talks|restraint|"
-            r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
-            r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)"
-            r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\bsettle (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
-            r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
-            r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
-            r"|\bto negotiate\b|\bkeep negotiating\b|\b(?:importance|need) (?:of|for) (?:\w+\s+){0,2}?(?:dialogue|diplomacy|negotiat\w+"
-            r"|restraint|talks|a peaceful|peaceful)", NEU, 1.0, negatable=False),
+    CueSpec(
+        "neutral",
+        r"\bneutral(?:ity)?\b|\bnon-?align(?:ed|ment)\b|\bequidistan\w+|\beven-handed\b",
+        NEU,
+        2.6,
+        negated=None,
+    ),
+    CueSpec(
+        "no-sides",
+        r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
+        r" (?:a )?sides?\b|\bnot be (?:pushed|drawn|pulled|made) (?:in)?to\b|\bwill not be made to choose\b"
+        r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
+        r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
+        r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
+        r"|\bon the side of peace\b|\bstay out of (?:a |the |this )?(?:\w+\s+){0,3}?(?:quarrel|conflict|war|fight)"
+        r"|\bnot turn its back on either\b|\bmiddle (?:path|road|ground)\b|\bsupport both sides\b"
+        r"|\b(?:without|not|avoid\w*|declin\w+ to|refus\w+ to) (?:naming|blaming|assigning blame|apportion\w* blame|"
+        r"singl\w+ out|criticis\w+|criticiz\w+) (?:to )?(?:either|any|neither)\b|\bnaming neither\b"
+        r"|\bavoid\w* assigning blame|\bdeclin\w+ to apportion blame|\bnot to judge either\b|\bkept? (?:his |its |her )?distance"
+        r"|\bnot indifferent\b|\bon the fence\b",
+        NEU,
+        2.6,
+        negatable=False,
+        priority=3,
+    ),
+    CueSpec(
+        "dialogue",
+        r"\b(?:call\w*|urg\w*|appeal\w*|press\w*|push\w*) (?:\w+\s+){0,5}?(?:for |to )?(?:dialogue|talks|restraint|"
+        r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
+        r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)"
+        r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\bsettle (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
+        r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
+        r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
+        r"|\bto negotiate\b|\bkeep negotiating\b|\b(?:importance|need) (?:of|for) (?:\w+\s+){0,2}?(?:dialogue|diplomacy|negotiat\w+"
+        r"|restraint|talks|a peaceful|peaceful)",
+        NEU,
+        1.0,
+        negatable=False,
+    ),
     # --- supports: backing the target and justifying the act -----------------------------------------------
-    CueSpec("back-target", r"\b(?:back\w*|support\w*|st(?:an|oo)d\w* (?:by|with|behind)|sid\w+ with|solidarity with|prais\w+"
-            r"|endors\w+|defend\w*|allied with|ally of|allies of|in agreement with|understanding for|understood why"
-            r"|underst\w+ (?:for )?(?:why )?)\s+(?:[\w'’]+\s+){0,2}?{T}\b(?![’']s (?:opposition|claim))"
-            r"|\bfull (?:backing|support)\b|\bvoice\w* support\b|\bprais\w+ the (?:operation|invasion|offensive|recognition)",
-            SUP, 2.2, negated=None),
-    CueSpec("justify", r"\b{T} (?:\w+\s+){0,3}?(?:defending|protecting|safeguarding|acted to (?:protect|defend|safeguard))"
-            r"|\b{T}(?:[’']s)? (?:[\w'’]+\s+){0,4}?(?:was|were|is|are|had been|has been) (?:\w+\s+){0,2}?(?:within its rights|entitled|justified|legitimate)|\bevery right to defend"
-            r"|\blegitimate (?:security )?(?:concerns|interests|defen[cs]e)\b|\bsecurity concerns deserved\b"
-            r"|\bnecessary (?:step|response|measure)\b|\bno (?:other )?choice\b|\bforced on {T}\b"
-            r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
-            r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b", SUP, 2.0,
-            negatable=False, priority=2),
-    CueSpec("blame-west", r"\b(?:blam\w+|fault of|rooted in|root causes?|lay in|lies in|provocation\w*|provok\w+|accus\w+|bullying"
-            r"|hostile policy|hegemon\w*)\s+"
-            r"(?:[\w'’]+\s+){0,6}?(?:NATO|the West|Western|Washington|the U\.?S\.?|the United States|{V})"
-            r"|\b(?:NATO|the West|Western|Washington)[’']?s?\s+(?:[\w'’-]+\s+){0,6}?(?:provocations?|expansion|enlargement"
-            r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked)"
-            r"|\bbroken (?:\w+\s+){0,2}?promises\b|\b(?:NATO|the West)\b (?:\w+\s+){0,3}?(?:provoked|caused|started|left)"
-            r"|\bdouble standards\b|\bblame lies with\b|\broots of the crisis\b|\bpush(?:ing)? NATO\b",
-            SUP, 2.0, negated=None, priority=2),
-    CueSpec("recognise", r"\brecogni[sz]\w*\s+(?:[\w'’-]+\s+){0,7}?(?:republics?|Donetsk|Luhansk|Donbas|independence"
-            r"|annexation|breakaway|separatist)", SUP, 2.2, negated=(OPP, 1.2)),
-    CueSpec("host-troops", r"\b(?:let|allow\w*|permit\w*|host\w*|carry\w*|carrying)\s+(?:\w+\s+){0,3}?Russian (?:troops|forces"
-            r"|units|columns|missiles|equipment|soldiers|jets)|\bfrom (?:Belarusian|its) (?:soil|territory)\b"
-            r"|\bsuppl\w+ (?:\w+\s+){0,3}?to the Russian (?:army|military|forces)", SUP, 2.2, negated=None),
-    CueSpec("did-not-condemn", r"\b(?:did not|has not|have not|refused to|declined to|won't|would not) (?:\w+\s+)?condemn\w*",
-            SUP, 1.2, negatable=False, priority=3),
+    CueSpec(
+        "back-target",
+        r"\b(?:back\w*|support\w*|st(?:an|oo)d\w* (?:by|with|behind)|sid\w+ with|solidarity with|prais\w+"
+        r"|endors\w+|defend\w*|allied with|ally of|allies of|in agreement with|understanding for|understood why"
+        r"|underst\w+ (?:for )?(?:why )?)\s+(?:[\w'’]+\s+){0,2}?{T}\b(?![’']s (?:opposition|claim))"
+        r"|\bfull (?:backing|support)\b|\bvoice\w* support\b|\bprais\w+ the (?:operation|invasion|offensive|recognition)",
+        SUP,
+        2.2,
+        negated=None,
+    ),
+    CueSpec(
+        "justify",
+        r"\b{T} (?:\w+\s+){0,3}?(?:defending|protecting|safeguarding|acted to (?:protect|defend|safeguard))"
+        r"|\b{T}(?:[’']s)? (?:[\w'’]+\s+){0,4}?(?:was|were|is|are|had been|has been) (?:\w+\s+){0,2}?(?:within its rights|entitled|justified|legitimate)|\bevery right to defend"
+        r"|\blegitimate (?:security )?(?:concerns|interests|defen[cs]e)\b|\bsecurity concerns deserved\b"
+        r"|\bnecessary (?:step|response|measure)\b|\bno (?:other )?choice\b|\bforced on {T}\b"
+        r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
+        r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b",
+        SUP,
+        2.0,
+        negatable=False,
+        priority=2,
+    ),
+    CueSpec(
+        "blame-west",
+        r"\b(?:blam\w+|fault of|rooted in|root causes?|lay in|lies in|provocation\w*|provok\w+|accus\w+|bullying"
+        r"|hostile policy|hegemon\w*)\s+"
+        r"(?:[\w'’]+\s+){0,6}?(?:NATO|the West|Western|Washington|the U\.?S\.?|the United States|{V})"
+        r"|\b(?:NATO|the West|Western|Washington)[’']?s?\s+(?:[\w'’-]+\s+){0,6}?(?:provocations?|expansion|enlargement"
+        r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked)"
+        r"|\bbroken (?:\w+\s+){0,2}?promises\b|\b(?:NATO|the West)\b (?:\w+\s+){0,3}?(?:provoked|caused|started|left)"
+        r"|\bdouble standards\b|\bblame lies with\b|\broots of the crisis\b|\bpush(?:ing)? NATO\b",
+        SUP,
+        2.0,
+        negated=None,
+        priority=2,
+    ),
+    CueSpec(
+        "recognise",
+        r"\brecogni[sz]\w*\s+(?:[\w'’-]+\s+){0,7}?(?:republics?|Donetsk|Luhansk|Donbas|independence"
+        r"|annexation|breakaway|separatist)",
+        SUP,
+        2.2,
+        negated=(OPP, 1.2),
+    ),
+    CueSpec(
+        "host-troops",
+        r"\b(?:let|allow\w*|permit\w*|host\w*|carry\w*|carrying)\s+(?:\w+\s+){0,3}?Russian (?:troops|forces"
+        r"|units|columns|missiles|equipment|soldiers|jets)|\bfrom (?:Belarusian|its) (?:soil|territory)\b"
+        r"|\bsuppl\w+ (?:\w+\s+){0,3}?to the Russian (?:army|military|forces)",
+        SUP,
+        2.2,
+        negated=None,
+    ),
+    CueSpec(
+        "did-not-condemn",
+        r"\b(?:did not|has not|have not|refused to|declined to|won't|would not) (?:\w+\s+)?condemn\w*",
+        SUP,
+        1.2,
+        negatable=False,
+        priority=3,
+    ),
     # --- undeclared --------------------------------------------------------------------------------------
-    CueSpec("undeclared", r"\b(?:has|have|had|is|are|was|were)\s+(?:\w+\s+){0,2}?yet to\s+(?:\w+\s+){0,2}?(?:take|state|set out|"
-            r"say|comment|react|declare|announce|make|adopt|issue|publish|express|clarify)"
-            r"|\b(?:has|have|had)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:\w+\s+)?(?:taken|stated|set out|said|made|declared|published"
-            r"|announced|adopted|commented|issued|reacted|expressed|spoken|clarified)\b(?:\s+\w+){0,4}?\s*(?:position|stance"
-            r"|statement|where|anything|a word|publicly|in public|known|either)"
-            r"|\bnot (?:yet )?said where\b|\bno (?:official |public )?(?:statement|reaction|comment|position)\b"
-            r"|\bissued no (?:official )?(?:statement|reaction)|\boffered no (?:public |official )?reaction"
-            r"|\bdeclin\w+ to comment\b|\b(?:kept|keeps|remained|remains|stayed) silent\b|\bsaid nothing\b"
-            r"|\bstill (?:weighing|studying|considering|assessing)\b|\bundeclared\b|\bundecided\b|\byet to (?:take|state)"
-            r"|\bnot (?:yet )?(?:said|made) (?:anything|its position)|\bhas still not commented|\bnot commented\b"
-            r"|\bset out its position only after\b|\bnot said a word\b|\bno stance\b|\bnot (?:yet )?(?:taken|stated) a"
-            r"|\b(?:has|have|had) (?:not )?yet (?:stated|taken|set out|declared|announced|adopted)|\bnot set out any position|\bhave not said anything|\bnot said anything\b",
-            UND, 1.8, negatable=False, priority=3),
+    CueSpec(
+        "undeclared",
+        r"\b(?:has|have|had|is|are|was|were)\s+(?:\w+\s+){0,2}?yet to\s+(?:\w+\s+){0,2}?(?:take|state|set out|"
+        r"say|comment|react|declare|announce|make|adopt|issue|publish|express|clarify)"
+        r"|\b(?:has|have|had)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:\w+\s+)?(?:taken|stated|set out|said|made|declared|published"
+        r"|announced|adopted|commented|issued|reacted|expressed|spoken|clarified)\b(?:\s+\w+){0,4}?\s*(?:position|stance"
+        r"|statement|where|anything|a word|publicly|in public|known|either)"
+        r"|\bnot (?:yet )?said where\b|\bno (?:official |public )?(?:statement|reaction|comment|position)\b"
+        r"|\bissued no (?:official )?(?:statement|reaction)|\boffered no (?:public |official )?reaction"
+        r"|\bdeclin\w+ to comment\b|\b(?:kept|keeps|remained|remains|stayed) silent\b|\bsaid nothing\b"
+        r"|\bstill (?:weighing|studying|considering|assessing)\b|\bundeclared\b|\bundecided\b|\byet to (?:take|state)"
+        r"|\bnot (?:yet )?(?:said|made) (?:anything|its position)|\bhas still not commented|\bnot commented\b"
+        r"|\bset out its position only after\b|\bnot said a word\b|\bno stance\b|\bnot (?:yet )?(?:taken|stated) a"
+        r"|\b(?:has|have|had) (?:not )?yet (?:stated|taken|set out|declared|announced|adopted)|\bnot set out any position|\bhave not said anything|\bnot said anything\b",
+        UND,
+        1.8,
+        negatable=False,
+        priority=3,
+    ),
     # --- bookkeeping cues ---------------------------------------------------------------------------------------
-    CueSpec("copy", r"\bdid the same\b|\bdone (?:the same|likewise)\b|\bdid likewise\b|\bfollow\w* suit\b"
-            r"|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
-            None, 0.0, COPY, negatable=False, priority=3),
-    CueSpec("unconfirmed", r"\baccording to (?:the Kremlin|Russian|Moscow|state media|reports|unconfirmed)|\breportedly\b"
-            r"|\bunconfirmed\b|\balleged(?:ly)?\b|\brumou?r\w*|\baccused of\b|\bfor helping\b|\bhave been reported\b"
-            r"|\bmoved from\b|\boriginally listed\b|\bwas listed\b|\blisted as\b|\bdid not make\b|\bwrongly\b",
-            None, 0.0, BLOCK, negatable=False),
-    CueSpec("nongov", r"\b(?:former|ex-)(?! Soviet| colonial| Yugoslav)|\bopposition (?:leader|party|parties|politician|MP|figure|lawmaker)s?\b|\bthe opposition\b|\banalysts?\b|\bcommentators?\b|\bprofessor\b"
-            r"|\bretired\b|\bMPs?\b|\blawmakers?\b|\bstate (?:television|media|TV|newspaper)\b|\bthink tank\b"
-            r"|\bpolitical scientists?\b|\beditor\b|\b(?:president|leader)[’']s son\b|\bscholars?\b|\bacademics?\b"
-            r"|\bcolumnists?\b|\bactivists?\b|\bprotesters\b|\bpersonal views\b|\bpolitical party\b|\bparty leader\b",
-            None, 0.0, NONGOV, negatable=False),
-    CueSpec("change", r"\blater\b|\bthis time\b|\bsince then\b|\bhas since\b|\bfinally\b|\breversed\b|\bno longer\b"
-            r"|\bwent from\b|\bchanged course\b|\bshifted\b|\bdifferent line\b|\beventually\b|\bnow\b|\bhas now\b"
-            r"|\bthen retreated\b|\bturned\b|\bin the end\b", None, 0.0, CHANGE, negatable=False),
-    CueSpec("enum", r"\bsuch as\b|\bincluding\b|\bincludes?\b|\bincluded\b|\bamong them\b|\bnamely\b|\bamong (?:those|the)\b",
-            None, 0.0, ENUM, negatable=False),
+    CueSpec(
+        "copy",
+        r"\bdid the same\b|\bdone (?:the same|likewise)\b|\bdid likewise\b|\bfollow\w* suit\b"
+        r"|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
+        None,
+        0.0,
+        COPY,
+        negatable=False,
+        priority=3,
+    ),
+    CueSpec(
+        "unconfirmed",
+        r"\baccording to (?:the Kremlin|Russian|Moscow|state media|reports|unconfirmed)|\breportedly\b"
+        r"|\bunconfirmed\b|\balleged(?:ly)?\b|\brumou?r\w*|\baccused of\b|\bfor helping\b|\bhave been reported\b"
+        r"|\bmoved from\b|\boriginally listed\b|\bwas listed\b|\blisted as\b|\bdid not make\b|\bwrongly\b",
+        None,
+        0.0,
+        BLOCK,
+        negatable=False,
+    ),
+    CueSpec(
+        "nongov",
+        r"\b(?:former|ex-)(?! Soviet| colonial| Yugoslav)|\bopposition (?:leader|party|parties|politician|MP|figure|lawmaker)s?\b|\bthe opposition\b|\banalysts?\b|\bcommentators?\b|\bprofessor\b"
+        r"|\bretired\b|\bMPs?\b|\blawmakers?\b|\bstate (?:television|media|TV|newspaper)\b|\bthink tank\b"
+        r"|\bpolitical scientists?\b|\beditor\b|\b(?:president|leader)[’']s son\b|\bscholars?\b|\bacademics?\b"
+        r"|\bcolumnists?\b|\bactivists?\b|\bprotesters\b|\bpersonal views\b|\bpolitical party\b|\bparty leader\b",
+        None,
+        0.0,
+        NONGOV,
+        negatable=False,
+    ),
+    CueSpec(
+        "change",
+        r"\blater\b|\bthis time\b|\bsince then\b|\bhas since\b|\bfinally\b|\breversed\b|\bno longer\b"
+        r"|\bwent from\b|\bchanged course\b|\bshifted\b|\bdifferent line\b|\beventually\b|\bnow\b|\bhas now\b"
+        r"|\bthen retreated\b|\bturned\b|\bin the end\b",
+        None,
+        0.0,
+        CHANGE,
+        negatable=False,
+    ),
+    CueSpec(
+        "enum",
+        r"\bsuch as\b|\bincluding\b|\bincludes?\b|\bincluded\b|\bamong them\b|\bnamely\b|\bamong (?:those|the)\b",
+        None,
+        0.0,
+        ENUM,
+        negatable=False,
+    ),
 )
 
 # Lower-case trigger substrings per cue: a cue's regex only runs on sentences holding one of them.
 # {T}/{V} stand for the topic's target and victim names.
 TRIGGERS: dict[str, tuple[str, ...]] = {
-    "condemn": ('condemn', 'denounc', 'deplor', 'decr',),
-    "condemn-bare": ('condemn',),
-    "grave": ('violation', 'breach', 'violat', 'unprovoked', 'unjustif', 'unlawful', 'illegal', 'egregious', 'brutal', 'unacceptable', 'war crimes', "putin's war", 'putin’s war', 'use of force', 'opposed', 'against the invasion', 'agree with an invasion',),
-    "withdraw": ('withdraw', 'pull', 'stop the', 'leave ukraine', 'end the', 'end its',),
-    "stand-victim": ('stand', 'stood', 'solidarity', 'back', 'support', 'respect',),
-    "sanction-verb": ('sanction', 'penalt', 'measures', 'package', 'export', 'asset', 'travel', 'listings', 'designations',),
-    "sanction-direct": ('sanction', 'penalt', 'freez', 'froze', 'frozen', 'export', 'swift', 'dollar', 'counterpart', 'aeroflot', 'airspace', 'barred', 'expel', 'imports', 'permit',),
-    "no-sanctions": ('sanction', 'measures', 'none',),
-    "anti-sanctions": ('sanction',),
-    "weapons": ('weapon', 'arms', 'arming', 'missile', 'tank', 'artillery', 'howitzer', 'ammunition', 'shells', 'launcher', 'drone', 'air-def', 'stinger', 'javelin', 'armoured', 'armored', 'helmet', 's-300', 'military', 'leopard', 'himars', 'anti-', 'machine', 'jets', 'helicopter', 'lethal', 'air def',),
-    "weapons-neither": ('neither', 'refus', 'turned',),
-    "vote-yes": ('vot', 'majority', 'favo', 'backed the', 'sponsor', 'support any resolution',),
-    "vote-no": ('vot', 'nay', 'a no',),
-    "abstain": ('abstain', 'abstention',),
-    "no-vote": ('unable', 'absent', 'behind', 'did not', 'no vote',),
-    "neutral": ('neutral', 'align', 'equidistan', 'even-handed',),
-    "no-sides": ('on the fence', 'side', 'drawn', 'pushed', 'pulled', 'made to', 'camp', 'bloc', 'no part', 'party to', 'anyone', 'no one', 'everyone', 'stay out', 'either', 'neither', 'middle', 'blame', 'distance', 'indifferent',),
-    "dialogue": ('dialogue', 'importance', 'need for', 'need of', 'talks', 'restraint', 'ceasefire', 'negotiat', 'peace', 'de-escalation', 'halt', 'diplomacy', 'settle', 'mediat', 'broker', 'offices', 'settlement', 'diplomatic', 'channels', 'lines', 'push', 'both', 'go-between',),
-    "back-target": ('back', 'support', 'stand', 'stood', 'sided', 'siding', 'side with', 'solidarity', 'prais', 'endors', 'defend', 'allied with', 'ally of', 'allies of', 'in agreement', 'understand', 'understood', 'full backing', 'full support', 'voice',),
-    "justify": ('defend', 'protect', 'safeguard', 'within its rights', 'entitled', 'justified', 'every right', 'legitimate', 'concerns', 'necessary', 'choice', 'forced on', 'to call', 'not call', 'correction of history', 'military operation',),
-    "blame-west": ('blam', 'fault', 'rooted', 'root cause', 'lay in', 'lies in', 'hegemon', 'provoc', 'provok', 'accus', 'bullying', 'hostile', 'expansion', 'enlargement', 'encircl', 'encroach', 'march', 'promises', 'push', 'double standards', 'eastward', 'lit ', 'caused', 'started', 'left', 'roots of',),
-    "recognise": ('recogni',),
-    "host-troops": ('let ', 'allow', 'permit', 'host', 'carry', 'soil', 'territory', 'to the russian',),
-    "did-not-condemn": ('condemn',),
-    "undeclared": ('yet', 'has not', 'have not', 'had not', 'not yet', 'not said', 'not made', 'not set out', 'not taken', 'not stated', 'not commented', 'no official', 'no public', 'no statement', 'no reaction', 'no comment', 'no position', 'no stance', 'issued no', 'offered no', 'declin', 'silent', 'said nothing', 'still', 'undeclared', 'undecided', 'only after',),
-    "copy": ('same', 'likewise', 'suit', 'joined', 'as did', 'as was', 'as were', 'as has', 'as have', 'as had', 'done so',),
-    "unconfirmed": ('according', 'report', 'unconfirmed', 'alleged', 'rumo', 'accused', 'helping', 'moved', 'listed', 'make', 'wrongly',),
-    "nongov": ('former', 'ex-', 'opposition', 'analyst', 'commentator', 'professor', 'retired', ' mp', 'lawmaker', 'state tele', 'state media', 'state tv', 'state news', 'think tank', 'political scien', 'editor', 's son', '’s son', 'scholar', 'academic', 'columnist', 'activist', 'protesters', 'personal views', 'political party', 'party leader',),
-    "change": ('later', 'this time', 'since', 'finally', 'reversed', 'no longer', 'went from', 'changed course', 'shifted', 'different line', 'eventually', 'now', 'retreated', 'turned', 'in the end',),
-    "enum": ('includ', 'among', 'namely', 'such as',),
+    "condemn": (
+        "condemn",
+        "denounc",
+        "deplor",
+        "decr",
+    ),
+    "condemn-bare": ("condemn",),
+    "grave": (
+        "violation",
+        "breach",
+        "violat",
+        "unprovoked",
+        "unjustif",
+        "unlawful",
+        "illegal",
+        "egregious",
+        "brutal",
+        "unacceptable",
+        "war crimes",
+        "putin's war",
+        "putin’s war",
+        "use of force",
+        "opposed",
+        "against the invasion",
+        "agree with an invasion",
+    ),
+    "withdraw": (
+        "withdraw",
+        "pull",
+        "stop the",
+        "leave ukraine",
+        "end the",
+        "end its",
+    ),
+    "stand-victim": (
+        "stand",
+        "stood",
+        "solidarity",
+        "back",
+        "support",
+        "respect",
+    ),
+    "sanction-verb": (
+        "sanction",
+        "penalt",
+        "measures",
+        "package",
+        "export",
+        "asset",
+        "travel",
+        "listings",
+        "designations",
+    ),
+    "sanction-direct": (
+        "sanction",
+        "penalt",
+        "freez",
+        "froze",
+        "frozen",
+        "export",
+        "swift",
+        "dollar",
+        "counterpart",
+        "aeroflot",
+        "airspace",
+        "barred",
+        "expel",
+        "imports",
+        "permit",
+    ),
+    "no-sanctions": (
+        "sanction",
+        "measures",
+        "none",
+    ),
+    "anti-sanctions": ("sanction",),
+    "weapons": (
+        "weapon",
+        "arms",
+        "arming",
+        "missile",
+        "tank",
+        "artillery",
+        "howitzer",
+        "ammunition",
+        "shells",
+        "launcher",
+        "drone",
+        "air-def",
+        "stinger",
+        "javelin",
+        "armoured",
+        "armored",
+        "helmet",
+        "s-300",
+        "military",
+        "leopard",
+        "himars",
+        "anti-",
+        "machine",
+        "jets",
+        "helicopter",
+        "lethal",
+        "air def",
+    ),
+    "weapons-neither": (
+        "neither",
+        "refus",
+        "turned",
+    ),
+    "vote-yes": (
+        "vot",
+        "majority",
+        "favo",
+        "backed the",
+        "sponsor",
+        "support any resolution",
+    ),
+    "vote-no": (
+        "vot",
+        "nay",
+        "a no",
+    ),
+    "abstain": (
+        "abstain",
+        "abstention",
+    ),
+    "no-vote": (
+        "unable",
+        "absent",
+        "behind",
+        "did not",
+        "no vote",
+    ),
+    "neutral": (
+        "neutral",
+        "align",
+        "equidistan",
+        "even-handed",
+    ),
+    "no-sides": (
+        "on the fence",
+        "side",
+        "drawn",
+        "pushed",
+        "pulled",
+        "made to",
+        "camp",
+        "bloc",
+        "no part",
+        "party to",
+        "anyone",
+        "no one",
+        "everyone",
+        "stay out",
+        "either",
+        "neither",
+        "middle",
+        "blame",
+        "distance",
+        "indifferent",
+    ),
+    "dialogue": (
+        "dialogue",
+        "importance",
+        "need for",
+        "need of",
+        "talks",
+        "restraint",
+        "ceasefire",
+        "negotiat",
+        "peace",
+        "de-escalation",
+        "halt",
+        "diplomacy",
+        "settle",
+        "mediat",
+        "broker",
+        "offices",
+        "settlement",
+        "diplomatic",
+        "channels",
+        "lines",
+        "push",
+        "both",
+        "go-between",
+    ),
+    "back-target": (
+        "back",
+        "support",
+        "stand",
+        "stood",
+        "sided",
+        "siding",
+        "side with",
+        "solidarity",
+        "prais",
+        "endors",
+        "defend",
+        "allied with",
+        "ally of",
+        "allies of",
+        "in agreement",
+        "understand",
+        "understood",
+        "full backing",
+        "full support",
+        "voice",
+    ),
+    "justify": (
+        "defend",
+        "protect",
+        "safeguard",
+        "within its rights",
+        "entitled",
+        "justified",
+        "every right",
+        "legitimate",
+        "concerns",
+        "necessary",
+        "choice",
+        "forced on",
+        "to call",
+        "not call",
+        "correction of history",
+        "military operation",
+    ),
+    "blame-west": (
+        "blam",
+        "fault",
+        "rooted",
+        "root cause",
+        "lay in",
+        "lies in",
+        "hegemon",
+        "provoc",
+        "provok",
+        "accus",
+        "bullying",
+        "hostile",
+        "expansion",
+        "enlargement",
+        "encircl",
+        "encroach",
+        "march",
+        "promises",
+        "push",
+        "double standards",
+        "eastward",
+        "lit ",
+        "caused",
+        "started",
+        "left",
+        "roots of",
+    ),
+    "recognise": ("recogni",),
+    "host-troops": (
+        "let ",
+        "allow",
+        "permit",
+        "host",
+        "carry",
+        "soil",
+        "territory",
+        "to the russian",
+    ),
+    "did-not-condemn": ("condemn",),
+    "undeclared": (
+        "yet",
+        "has not",
+        "have not",
+        "had not",
+        "not yet",
+        "not said",
+        "not made",
+        "not set out",
+        "not taken",
+        "not stated",
+        "not commented",
+        "no official",
+        "no public",
+        "no statement",
+        "no reaction",
+        "no comment",
+        "no position",
+        "no stance",
+        "issued no",
+        "offered no",
+        "declin",
+        "silent",
+        "said nothing",
+        "still",
+        "undeclared",
+        "undecided",
+        "only after",
+    ),
+    "copy": (
+        "same",
+        "likewise",
+        "suit",
+        "joined",
+        "as did",
+        "as was",
+        "as were",
+        "as has",
+        "as have",
+        "as had",
+        "done so",
+    ),
+    "unconfirmed": (
+        "according",
+        "report",
+        "unconfirmed",
+        "alleged",
+        "rumo",
+        "accused",
+        "helping",
+        "moved",
+        "listed",
+        "make",
+        "wrongly",
+    ),
+    "nongov": (
+        "former",
+        "ex-",
+        "opposition",
+        "analyst",
+        "commentator",
+        "professor",
+        "retired",
+        " mp",
+        "lawmaker",
+        "state tele",
+        "state media",
+        "state tv",
+        "state news",
+        "think tank",
+        "political scien",
+        "editor",
+        "s son",
+        "’s son",
+        "scholar",
+        "academic",
+        "columnist",
+        "activist",
+        "protesters",
+        "personal views",
+        "political party",
+        "party leader",
+    ),
+    "change": (
+        "later",
+        "this time",
+        "since",
+        "finally",
+        "reversed",
+        "no longer",
+        "went from",
+        "changed course",
+        "shifted",
+        "different line",
+        "eventually",
+        "now",
+        "retreated",
+        "turned",
+        "in the end",
+    ),
+    "enum": (
+        "includ",
+        "among",
+        "namely",
+        "such as",
+    ),
 }
 
 _MIDWORD_TRIGGERS = frozenset({"align", "sponsor"})
 
-_NEG = Caseless(re.compile(r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
-                  r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b", re.I))
-_IRREALIS = Caseless(re.compile(r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
-                       r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b"
-                       # what a resolution says is not what a voter says: "the resolution demanding a withdrawal"
-                       r"|\b(?:resolution|text|draft|motion|demand|call)s?\s+(?:that\s+|which\s+)?$"
-                       r"|\b(?:resolution|text|draft|motion)s?\s+(?:that\s+|which\s+)?(?:\w+\s+){0,2}$", re.I))
+_NEG = Caseless(
+    re.compile(
+        r"\b(?:not|never|no|neither|nor|refus\w*|declin\w*|stopped short of|without|avoid\w*|rather than"
+        r"|instead of|ending|abandon\w*|resist\w*|reject\w*)\b|n't\b",
+        re.I,
+    )
+)
+_IRREALIS = Caseless(
+    re.compile(
+        r"\b(?:urg\w*|ask\w*|press\w*|pressur\w*|call\w* on|whether|if|demand\w*|want\w*|pushed)\b"
+        r"(?:\s+[\w'’]+){0,5}?\s+to\s*$|\bwhether\b|\bif\b"
+        # what a resolution says is not what a voter says: "the resolution demanding a withdrawal"
+        r"|\b(?:resolution|text|draft|motion|demand|call)s?\s+(?:that\s+|which\s+)?$"
+        r"|\b(?:resolution|text|draft|motion)s?\s+(?:that\s+|which\s+)?(?:\w+\s+){0,2}$",
+        re.I,
+    )
+)
 
 
 def _top_level_alternatives(pattern: str) -> list[str] | None:
@@ -258,7 +796,7 @@ def _top_level_alternatives(pattern: str) -> list[str] | None:
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
-            cur.append(pattern[i:i + 2])
+            cur.append(pattern[i : i + 2])
             i += 2
             continue
         if in_class:
@@ -283,9 +821,26 @@ def _top_level_alternatives(pattern: str) -> list[str] | None:
 # Cues whose patterns scan faster without their leading \\b (measured on the seed articles: their branches
 # start with few distinct letters, so ``re``'s first-character scan skips most positions). For cues with many
 # branches the \\b is the cheaper filter, so they keep it.
-_FAST_SCAN = frozenset({"condemn", "condemn-bare", "withdraw", "stand-victim", "weapons-neither", "vote-yes", "vote-no",
-                        "abstain", "no-vote", "neutral", "recognise", "host-troops", "did-not-condemn", "copy", "enum",
-                        "sanction-direct"})
+_FAST_SCAN = frozenset(
+    {
+        "condemn",
+        "condemn-bare",
+        "withdraw",
+        "stand-victim",
+        "weapons-neither",
+        "vote-yes",
+        "vote-no",
+        "abstain",
+        "no-vote",
+        "neutral",
+        "recognise",
+        "host-troops",
+        "did-not-condemn",
+        "copy",
+        "enum",
+        "sanction-direct",
+    }
+)
 
 
 def _strip_leading_boundary(pattern: str) -> tuple[str, bool]:
@@ -301,7 +856,9 @@ def _word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def _finditer_bounded(rx: re.Pattern[str], text: str, lo: int, hi: int, bounded: bool) -> list[tuple[int, int]]:
+def _finditer_bounded(
+    rx: re.Pattern[str], text: str, lo: int, hi: int, bounded: bool
+) -> list[tuple[int, int]]:
     """Like ``finditer`` but, when ``bounded``, only matches that start on a word boundary (exactly what a
     leading ``\\b`` would give)."""
     if not bounded:
@@ -376,8 +933,9 @@ def match_prefixes(pattern: str) -> frozenset[str] | None:
     return frozenset(p for p in prefixes if not any(q != p and p.startswith(q) for q in prefixes))
 
 
-def _match_at(rx: re.Pattern[str], text: str, candidates: list[int], lo: int, hi: int,
-              bounded: bool) -> list[tuple[int, int]]:
+def _match_at(
+    rx: re.Pattern[str], text: str, candidates: list[int], lo: int, hi: int, bounded: bool
+) -> list[tuple[int, int]]:
     """What ``_finditer_bounded(rx, text, lo, hi, bounded)`` returns, trying ``rx`` only at the sorted
     ``candidates`` (every position where one of its literal prefixes starts): a match can start nowhere
     else, and ``match`` at a position sees the same text around it (``\\b``, look-behind) as ``search``."""
@@ -426,8 +984,11 @@ def compile_cues(topic: Topic) -> CompiledCues:
     for spec in SPECS:
         pattern = spec.pattern.replace("{T}", t).replace("{V}", v).replace("{A}", _A)
         # Case-insensitive matching is ~6x slower in ``re``: match lower-cased patterns on lower-cased text.
-        fast, flag = (_strip_leading_boundary(_lower_pattern(pattern)) if spec.name in _FAST_SCAN
-                      else (_lower_pattern(pattern), False))
+        fast, flag = (
+            _strip_leading_boundary(_lower_pattern(pattern))
+            if spec.name in _FAST_SCAN
+            else (_lower_pattern(pattern), False)
+        )
         compiled.append((spec, re.compile(fast)))
         bounded.append(flag)
         fallback.append((spec, re.compile(pattern, re.I)))
@@ -457,9 +1018,12 @@ def compile_cues(topic: Topic) -> CompiledCues:
         scan.add_word(word, (woken, start_len, tuple(sorted(starts_of.get(word, ()))), len(word)))
     scan.make_automaton()
     context = re.compile(r"\b" + _alt(topic.context_words) + r"\b")
-    target = Caseless(re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I))
-    return CompiledCues(tuple(compiled), tuple(bounded), context, target, automaton, scan, tuple(anchored),
-                        tuple(fallback))
+    target = Caseless(
+        re.compile(r"\b" + t + r"\b|\bwar\b|\binvasion\b|\bsanctions?\b|\bpackages?\b|\bthe bloc\b", re.I)
+    )
+    return CompiledCues(
+        tuple(compiled), tuple(bounded), context, target, automaton, scan, tuple(anchored), tuple(fallback)
+    )
 
 
 def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> list[CueHit]:
@@ -503,12 +1067,18 @@ def find_cues(text: str, cues: CompiledCues, windows: list[tuple[int, int]]) -> 
             at_list = sorted(set(candidates[i]))
             for w in sorted(ws):
                 lo, hi = windows[w]
-                hits.extend(_new(CueHit, (a, b, spec)) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i]))
+                hits.extend(
+                    _new(CueHit, (a, b, spec)) for a, b in _match_at(rx, lowered, at_list, lo, hi, bounded[i])
+                )
             continue
         for w in sorted(ws):
             lo, hi = windows[w]
-            hits.extend(_new(CueHit, (a, b, spec)) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i]))
-    stance_hits = sorted((h for h in hits if h.spec.kind == STANCE), key=lambda h: (-h.spec.priority, h.start))
+            hits.extend(
+                _new(CueHit, (a, b, spec)) for a, b in _finditer_bounded(rx, lowered, lo, hi, bounded[i])
+            )
+    stance_hits = sorted(
+        (h for h in hits if h.spec.kind == STANCE), key=lambda h: (-h.spec.priority, h.start)
+    )
     kept: list[CueHit] = []
     # Sorted by falling priority, so the kept hits of a higher priority are those kept before the current
     # priority began: only they can drop a hit.

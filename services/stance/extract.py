@@ -28,26 +28,46 @@ from services.stance.segment import Span, clauses, lines, sentences, sentences_b
 from services.stance.topic import Topic, load_topic
 from services.types import Observation, Stance
 
-_ANAPHOR = Caseless(re.compile(r"\b(?:the country|its|it|his|her|he|she|the government|the kingdom|the republic|the ministry|"
-                      r"the foreign ministry|the presidency|the president|the prime minister|the chancellor|officials|"
-                      r"the foreign minister|the spokes\w+|the administration|the leader|we|our|my country|the junta|"
-                      r"the military government|the regime|the authorities|the delegation|the envoy|the emirate|"
-                      r"the island nation|the state)\b", re.I))
-_PLURAL_ANAPHOR = Caseless(re.compile(r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
-                             r"these governments|those governments|the pair)\b", re.I))
+_ANAPHOR = Caseless(
+    re.compile(
+        r"\b(?:the country|its|it|his|her|he|she|the government|the kingdom|the republic|the ministry|"
+        r"the foreign ministry|the presidency|the president|the prime minister|the chancellor|officials|"
+        r"the foreign minister|the spokes\w+|the administration|the leader|we|our|my country|the junta|"
+        r"the military government|the regime|the authorities|the delegation|the envoy|the emirate|"
+        r"the island nation|the state)\b",
+        re.I,
+    )
+)
+_PLURAL_ANAPHOR = Caseless(
+    re.compile(
+        r"\b(?:both|neither|the two|they|their|the leaders|all (?:two|three|four|five|six)|"
+        r"these governments|those governments|the pair)\b",
+        re.I,
+    )
+)
 # Non-country actors: a cue after one of these belongs to it, not to the country named earlier
 # ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
-_OTHER_ACTOR = re.compile(r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
-                          r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b")
-_OTHER_OBJECT = re.compile(r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins)\s+$")
+_OTHER_ACTOR = re.compile(
+    r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
+    r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b"
+)
+_OTHER_OBJECT = re.compile(
+    r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins)\s+$"
+)
 # A party (the target or the other side) as the subject of its own clause: "Russian officials declined to
 # comment", "and Moscow denied it". A cue after it is the party's, not an earlier country's.
-_PARTY_SUBJ_BEFORE = Caseless(re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$", re.I))
-_PARTY_SUBJ_AFTER = re.compile(r"^(?:[’']s\s+" + GOV_NOUNS + r"|\s+(?:also\s+|has\s+|have\s+|had\s+)?"
-                               r"(?!and\b|or\b|nor\b)[a-z]+(?:ed|s)\b)")
+_PARTY_SUBJ_BEFORE = Caseless(
+    re.compile(r"(?:^|[,;]\s*|\b(?:and|but|while|whereas|as|when|after)\s+)(?:the\s+)?$", re.I)
+)
+_PARTY_SUBJ_AFTER = re.compile(
+    r"^(?:[’']s\s+" + GOV_NOUNS + r"|\s+(?:also\s+|has\s+|have\s+|had\s+)?"
+    r"(?!and\b|or\b|nor\b)[a-z]+(?:ed|s)\b)"
+)
 # What a party says about others is its claim, not their stance: "The Kremlin said that Uganda supported ...".
-_PARTY_SPEECH = re.compile(r"\s+(?:has\s+|had\s+)?(?:also\s+)?(?:said|says|claimed|claims|told|insisted|asserted|"
-                           r"announced|declared|listed|named|thanked)\b")
+_PARTY_SPEECH = re.compile(
+    r"\s+(?:has\s+|had\s+)?(?:also\s+)?(?:said|says|claimed|claims|told|insisted|asserted|"
+    r"announced|declared|listed|named|thanked)\b"
+)
 # "Taiwan joined the United States and the EU in imposing sanctions": the subject acts with its partners.
 _JOINED_IN = re.compile(r"\s+(?:also\s+|has\s+|had\s+|have\s+)?join(?:ed|s)?\s+(?:\w+\s+){0,8}?in\s+$")
 _GOV_WORDS = re.compile(r"\s+(?:[\w-]+\s+){0,2}?" + GOV_NOUNS + r"\b")
@@ -99,7 +119,7 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
     state = _State()
     heading: tuple[Stance | None, float, Span] | None = None
     item_group: list[str] = []
-    raws = [text[ln.start:ln.end] for ln in all_lines]
+    raws = [text[ln.start : ln.end] for ln in all_lines]
     raws.append(None)  # the line after the last one
     for index, line in enumerate(all_lines):
         raw = raws[index]
@@ -110,8 +130,11 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             # Nothing to attribute and nobody to focus on: only a bare heading ("In favour:") matters.
             if structure.is_heading(raw, nxt):
                 is_roll, roll_stance = structure.roll_call_stance(raw)
-                heading = ((roll_stance, structure.ROLL_STRENGTH, line) if is_roll
-                           else (None, structure.HEADING_STRENGTH, line))
+                heading = (
+                    (roll_stance, structure.ROLL_STRENGTH, line)
+                    if is_roll
+                    else (None, structure.HEADING_STRENGTH, line)
+                )
             else:
                 item_group = []
             continue
@@ -157,7 +180,7 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
 
 
 def _between(items: list, starts: list[int], lo: int, hi: int) -> list:
-    return items[bisect_left(starts, lo):bisect_left(starts, hi)]
+    return items[bisect_left(starts, lo) : bisect_left(starts, hi)]
 
 
 def _strongest(text: str, hits: list[CueHit]) -> Stance | None:
@@ -180,17 +203,37 @@ def _leading_group(text: str, line_mentions: list[Mention], body_start: int, top
     return [m for m in first if m.code not in topic.parties]
 
 
-def _add(state: _State, code: str, stance: Stance, strength: float, span: Span, changed: bool,
-         structural: bool = False) -> None:
+def _add(
+    state: _State,
+    code: str,
+    stance: Stance,
+    strength: float,
+    span: Span,
+    changed: bool,
+    structural: bool = False,
+) -> None:
     state.order += 1
-    state.evidence.append(_new(Evidence, (code, stance, strength, state.order, span.start, span.end, changed, structural)))
+    state.evidence.append(
+        _new(Evidence, (code, stance, strength, state.order, span.start, span.end, changed, structural))
+    )
 
 
-def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts: list[int], hits: list[CueHit],
-              hit_starts: list[int], cues: CompiledCues, topic: Topic, state: _State, item_group: list[str]) -> None:
+def _sentence(
+    text: str,
+    sent: Span,
+    line: Span,
+    mentions: list[Mention],
+    starts: list[int],
+    hits: list[CueHit],
+    hit_starts: list[int],
+    cues: CompiledCues,
+    topic: Topic,
+    state: _State,
+    item_group: list[str],
+) -> None:
     lo, hi = sent
-    sent_mentions = mentions[bisect_left(starts, lo):bisect_left(starts, hi)]
-    sent_hits = hits[bisect_left(hit_starts, lo):bisect_left(hit_starts, hi)]
+    sent_mentions = mentions[bisect_left(starts, lo) : bisect_left(starts, hi)]
+    sent_hits = hits[bisect_left(hit_starts, lo) : bisect_left(hit_starts, hi)]
     if not sent_mentions and not sent_hits:
         return
     for h in sent_hits:
@@ -201,9 +244,12 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
         _track_focus(text, sent_mentions, line, topic, state)
         return
     changed = any(h.spec.kind == CHANGE for h in sent_hits)
-    sent_text = text[sent.start:sent.end]
-    relative = ([(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
-                if ", wh" in sent_text else [])
+    sent_text = text[sent.start : sent.end]
+    relative = (
+        [(sent.start + m.start(), sent.start + m.end()) for m in _RELATIVE.finditer(sent_text)]
+        if ", wh" in sent_text
+        else []
+    )
     prev_actors: list[str] = []
     sentence_actor_codes: list[str] = []
     speech_at = _party_speech(text, sent, sent_mentions, topic)
@@ -251,7 +297,7 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
                     continue
                 stance, strength = state.last_event
             elif spec.negatable:
-                neg = negation(text[max(clause.start, hit.start - 45):hit.start])
+                neg = negation(text[max(clause.start, hit.start - 45) : hit.start])
                 if neg == "irrealis":
                     continue
                 if neg == "neg":
@@ -263,8 +309,17 @@ def _sentence(text: str, sent: Span, line: Span, mentions: list[Mention], starts
             assert stance is not None
             if party_subjects is None:
                 party_subjects = _party_subjects(text, clause, c_mentions, topic)
-            actors = _actors(text, hit, clause, c_groups, state, prev_actors, item_group, party_subjects,
-                             sent_groups if text[clause.end:clause.end + 2].startswith(":") else [])
+            actors = _actors(
+                text,
+                hit,
+                clause,
+                c_groups,
+                state,
+                prev_actors,
+                item_group,
+                party_subjects,
+                sent_groups if text[clause.end : clause.end + 2].startswith(":") else [],
+            )
             if not actors:
                 if spec.kind == STANCE and strength >= 1.5:
                     state.pending = (stance, strength, 0)
@@ -299,7 +354,7 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
             if group:
                 break
             continue
-        if group and not _GROUP_SEP.match(text[group[-1].end:m.start]):  # not coordinated with the group
+        if group and not _GROUP_SEP.match(text[group[-1].end : m.start]):  # not coordinated with the group
             break
         group.append(m)
     if group:
@@ -309,8 +364,17 @@ def _track_focus(text: str, sent_mentions: list[Mention], line: Span, topic: Top
             state.last_group = codes
 
 
-def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]], state: _State,
-            prev_actors: list[str], item_group: list[str], party_subjects: list[int], sent_after: list[list[Mention]]) -> list[str]:
+def _actors(
+    text: str,
+    hit: CueHit,
+    clause: Span,
+    c_groups: list[list[Mention]],
+    state: _State,
+    prev_actors: list[str],
+    item_group: list[str],
+    party_subjects: list[int],
+    sent_after: list[list[Mention]],
+) -> list[str]:
     before = [g for g in c_groups if g[-1].end <= hit.start]
     after = [g for g in c_groups if g[0].start >= hit.start]
     if hit.spec.kind == COPY and after:
@@ -320,11 +384,15 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
             return list(dict.fromkeys(c for grp in before[i:] for c in _codes(grp)))
     if before:
         lo = before[-1][-1].end
-        if _other_actor(text, lo, hit.start) or (party_subjects and any(lo <= p < hit.start for p in party_subjects)):
+        if _other_actor(text, lo, hit.start) or (
+            party_subjects and any(lo <= p < hit.start for p in party_subjects)
+        ):
             return []
         return _codes(before[-1])
-    prefix = text[clause.start:hit.start]
-    if _other_actor(text, clause.start, hit.start) or (party_subjects and any(clause.start <= p < hit.start for p in party_subjects)):
+    prefix = text[clause.start : hit.start]
+    if _other_actor(text, clause.start, hit.start) or (
+        party_subjects and any(clause.start <= p < hit.start for p in party_subjects)
+    ):
         return []
     if prev_actors and _LEAD_VERB.match(prefix):
         # "Gabon backed the March text but voted against the suspension": no new subject.
@@ -346,7 +414,7 @@ def _actors(text: str, hit: CueHit, clause: Span, c_groups: list[list[Mention]],
 
 def _before(text: str, lo: int, at: int) -> str:
     """Up to 12 characters before ``at`` but not before ``lo`` (so that ``^`` means the clause start)."""
-    return text[max(lo, at - 12):at] if at - 12 <= lo else "#" + text[at - 12:at]
+    return text[max(lo, at - 12) : at] if at - 12 <= lo else "#" + text[at - 12 : at]
 
 
 def _party_speech(text: str, sent: Span, sent_mentions: list[Mention], topic: Topic) -> int | None:
@@ -361,14 +429,51 @@ def _party_speech(text: str, sent: Span, sent_mentions: list[Mention], topic: To
                 continue
             after = g.end()
         # All three tests are pure; the cheap anchored ones go first.
-        if (_PARTY_SPEECH.match(text, after, after + 40)
-                and _PARTY_SUBJ_BEFORE.search(_before(text, sent.start, m.start))):
+        if _PARTY_SPEECH.match(text, after, after + 40) and _PARTY_SUBJ_BEFORE.search(
+            _before(text, sent.start, m.start)
+        ):
             return m.start
     return None
 
 
 _ALLOWED_CACHE: dict[str, frozenset[str]] = {}
-_TITLES = frozenset(["The", "A", "An", "President", "Prime", "Minister", "Mr", "Mrs", "Ms", "UN", "U.N.", "United", "Nations", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Charter"])
+_TITLES = frozenset(
+    [
+        "The",
+        "A",
+        "An",
+        "President",
+        "Prime",
+        "Minister",
+        "Mr",
+        "Mrs",
+        "Ms",
+        "UN",
+        "U.N.",
+        "United",
+        "Nations",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Charter",
+    ]
+)
 
 
 def _other_object(text: str, hit: CueHit, topic: Topic) -> bool:
@@ -376,10 +481,14 @@ def _other_object(text: str, hit: CueHit, topic: Topic) -> bool:
     object that is not the target, the other side or the war's places."""
     allowed = _ALLOWED_CACHE.get(topic.key)
     if allowed is None:
-        words = {w for name in (*topic.target_names, *topic.victim_names, *topic.context_words) for w in name.split()}
+        words = {
+            w
+            for name in (*topic.target_names, *topic.victim_names, *topic.context_words)
+            for w in name.split()
+        }
         allowed = frozenset(words | _TITLES)
         _ALLOWED_CACHE[topic.key] = allowed
-    span = text[hit.start:hit.end]
+    span = text[hit.start : hit.end]
     first = span.find(" ")
     for m in _CAPWORD.finditer(span, first + 1 if first > 0 else len(span)):
         word = m.group(0).rstrip(".,")
@@ -404,12 +513,13 @@ def _party_subjects(text: str, clause: Span, c_mentions: list[Mention], topic: T
     for m in c_mentions:
         if m.code not in topic.parties:
             continue
-        after = text[m.end:m.end + 60]
+        after = text[m.end : m.end + 60]
         if m.kind == DEMONYM:
             if is_actor(text, m, clause.start) and not _RELATIVE_BEFORE.search(text, clause.start, m.start):
                 out.append(m.start)
-        elif (_PARTY_SUBJ_AFTER.match(after)
-              and _PARTY_SUBJ_BEFORE.search(_before(text, clause.start, m.start))):
+        elif _PARTY_SUBJ_AFTER.match(after) and _PARTY_SUBJ_BEFORE.search(
+            _before(text, clause.start, m.start)
+        ):
             out.append(m.start)
     return out
 

@@ -6,12 +6,16 @@ import re
 from typing import NamedTuple
 
 # Abbreviations whose final dot does not end a sentence ("the U.S. said", "Mr. Biden").
-_ABBREV = re.compile(r"(?:\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Jr|Sr|No|Feb|Jan|Aug|Sept|Oct|Nov"
-                     r"|Dec|vs|etc|approx|D\.C)\.|\b[A-Z]\.)$")
+_ABBREV = re.compile(
+    r"(?:\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|St|Gen|Lt|Col|Sen|Rep|Gov|Jr|Sr|No|Feb|Jan|Aug|Sept|Oct|Nov"
+    r"|Dec|vs|etc|approx|D\.C)\.|\b[A-Z]\.)$"
+)
 _SENT_END = re.compile(r"[.!?][\"”’')]*\s+(?=[\"“‘(]?[A-Z0-9À-Ý])")
 # Clause boundaries: a new subject usually follows these.
-_CLAUSE = re.compile(r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+while\s+|,?\s+but\s+|,\s+yet\s+|,\s+and\s+"
-                     r"(?=(?:the|its|his|her|their|he|she|it|they|both|all|neither)\b)")
+_CLAUSE = re.compile(
+    r";\s+|:\s+|\s+[—–]\s+|,\s+(?:while|whereas)\s+|\s+while\s+|,?\s+but\s+|,\s+yet\s+|,\s+and\s+"
+    r"(?=(?:the|its|his|her|their|he|she|it|they|both|all|neither)\b)"
+)
 
 _CLAUSE_MARKS = (";", ":", "—", "–", "while", "whereas", "but", "yet", ", and")
 _ANY_CLAUSE_MARK = re.compile("|".join(re.escape(mark) for mark in _CLAUSE_MARKS))

@@ -9,11 +9,23 @@ from services.types import Stance
 
 ITEM = re.compile(r"^(?:(\d{1,2})[.)]|[•\-–—*·▪►])\s+")
 DATELINE = re.compile(r"^([A-ZÀ-Ý][A-ZÀ-Ý .'’-]{1,30}?)\s*(?:,\s*[A-Z][\w .]*)?\s*[—–-]{1,2}\s+")
-ROLL_CALL = re.compile(r"^(yes|no|yeas?|nays?|in favou?r|for|against|abstain\w*|abstentions?|did not vote|not voting"
-                       r"|absent|non-voting)\b[^:\n]{0,40}:", re.I)
-_ROLL_STANCE = {"yes": Stance.OPPOSES, "yea": Stance.OPPOSES, "yeas": Stance.OPPOSES, "in favour": Stance.OPPOSES,
-                "in favor": Stance.OPPOSES, "for": Stance.OPPOSES, "no": Stance.SUPPORTS, "nay": Stance.SUPPORTS,
-                "nays": Stance.SUPPORTS, "against": Stance.SUPPORTS}
+ROLL_CALL = re.compile(
+    r"^(yes|no|yeas?|nays?|in favou?r|for|against|abstain\w*|abstentions?|did not vote|not voting"
+    r"|absent|non-voting)\b[^:\n]{0,40}:",
+    re.I,
+)
+_ROLL_STANCE = {
+    "yes": Stance.OPPOSES,
+    "yea": Stance.OPPOSES,
+    "yeas": Stance.OPPOSES,
+    "in favour": Stance.OPPOSES,
+    "in favor": Stance.OPPOSES,
+    "for": Stance.OPPOSES,
+    "no": Stance.SUPPORTS,
+    "nay": Stance.SUPPORTS,
+    "nays": Stance.SUPPORTS,
+    "against": Stance.SUPPORTS,
+}
 HEADING_STRENGTH = 2.5
 ROLL_STRENGTH = 2.2
 

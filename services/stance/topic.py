@@ -47,12 +47,24 @@ def _from_gazetteer(code: str) -> Topic:
 
     entry = _alias_data().get(code, {})
     name = country_name(code)
-    names = [name, *entry.get("names", []), *entry.get("capitals", []), *entry.get("leaders", []),
-             *entry.get("gov", [])]
+    names = [
+        name,
+        *entry.get("names", []),
+        *entry.get("capitals", []),
+        *entry.get("leaders", []),
+        *entry.get("gov", []),
+    ]
     names = list(dict.fromkeys(names))
     context = [*names, *entry.get("demonyms", [])]
-    return Topic(name=name, key=_slug(name), target=code, target_names=tuple(names),
-                 parties=frozenset({code}), victim_names=(), context_words=tuple(dict.fromkeys(context)))
+    return Topic(
+        name=name,
+        key=_slug(name),
+        target=code,
+        target_names=tuple(names),
+        parties=frozenset({code}),
+        victim_names=(),
+        context_words=tuple(dict.fromkeys(context)),
+    )
 
 
 @cache
@@ -73,7 +85,9 @@ def load_topic(name: str | None = None) -> Topic:
 
     code = lookup(name or "")
     if code is None:
-        raise InvalidInputError(f"unknown target {name!r}: not a topic in seeds/topics and not a country name")
+        raise InvalidInputError(
+            f"unknown target {name!r}: not a topic in seeds/topics and not a country name"
+        )
     for candidate in TOPICS_DIR.glob("*.toml"):
         with candidate.open("rb") as fh:
             data = tomllib.load(fh)

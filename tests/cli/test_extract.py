@@ -30,8 +30,12 @@ def test_text_table() -> None:
 
 def test_batch_keeps_order_and_targets(tmp_path) -> None:
     path = tmp_path / "in.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [{"id": "b", "text": TEXT},
-                                                      {"id": "a", "text": "Nothing here.", "target": "Russia"}]))
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [{"id": "b", "text": TEXT}, {"id": "a", "text": "Nothing here.", "target": "Russia"}]
+        )
+    )
     result = CliRunner().invoke(main, ["extract", "--batch", str(path)])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]

@@ -11,15 +11,27 @@ def codes(text: str) -> list[str]:
     return [m.code for m in find_mentions(text)]
 
 
-@pytest.mark.parametrize(("code", "name"), [("KP", "North Korea"), ("IR", "Iran"), ("SY", "Syria"),
-                                            ("VE", "Venezuela"), ("RU", "Russia"), ("US", "United States"),
-                                            ("GB", "United Kingdom"), ("BY", "Belarus")])
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("KP", "North Korea"),
+        ("IR", "Iran"),
+        ("SY", "Syria"),
+        ("VE", "Venezuela"),
+        ("RU", "Russia"),
+        ("US", "United States"),
+        ("GB", "United Kingdom"),
+        ("BY", "Belarus"),
+    ],
+)
 def test_country_name_is_the_common_name(code: str, name: str) -> None:
     assert country_name(code) == name
 
 
 def test_short_forms_capitals_demonyms_and_leaders() -> None:
-    text = "The U.S. and Britain spoke; Minsk, the Kremlin and Tehran replied; the Syrian envoy and Maduro too."
+    text = (
+        "The U.S. and Britain spoke; Minsk, the Kremlin and Tehran replied; the Syrian envoy and Maduro too."
+    )
     assert codes(text) == ["US", "GB", "BY", "RU", "IR", "SY", "VE"]
 
 

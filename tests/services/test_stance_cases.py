@@ -15,8 +15,13 @@ import pytest
 
 from services.stance import extract_stances, load_topic
 
-CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "stance_cases.jsonl")
-         .read_text(encoding="utf-8").splitlines() if line.strip()]
+CASES = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "data" / "stance_cases.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+    if line.strip()
+]
 
 
 def _params() -> list:
@@ -55,23 +60,29 @@ def test_micro_f1_on_own_cases() -> None:
 
 PAIRS = [
     # An update adds one country to a vote roundup; untouched paragraphs must not flicker.
-    ("Where the region stood on the Ukraine vote\n\nChile and Peru voted in favour of the resolution against Russia. "
-     "Bolivia abstained.\n\nThe country's foreign minister said La Paz wanted dialogue. Argentina's president "
-     "condemned the invasion.",
-     "Where the region stood on the Ukraine vote\n\nUpdated to add Colombia.\n\nChile, Colombia and Peru voted in "
-     "favour of the resolution against Russia. Bolivia abstained.\n\nThe country's foreign minister said La Paz "
-     "wanted dialogue. Argentina's president condemned the invasion.",
-     {"CO": (None, "opposes")}),
+    (
+        "Where the region stood on the Ukraine vote\n\nChile and Peru voted in favour of the resolution against Russia. "
+        "Bolivia abstained.\n\nThe country's foreign minister said La Paz wanted dialogue. Argentina's president "
+        "condemned the invasion.",
+        "Where the region stood on the Ukraine vote\n\nUpdated to add Colombia.\n\nChile, Colombia and Peru voted in "
+        "favour of the resolution against Russia. Bolivia abstained.\n\nThe country's foreign minister said La Paz "
+        "wanted dialogue. Argentina's president condemned the invasion.",
+        {"CO": (None, "opposes")},
+    ),
     # Paragraphs swapped and a distractor sentence added: no change at all.
-    ("Kenya condemned the Russian invasion of Ukraine.\n\nIndia abstained in the General Assembly.",
-     "India abstained in the General Assembly.\n\nRefugees from Ukraine reached Nairobi by air.\n\n"
-     "Kenya condemned the Russian invasion of Ukraine.",
-     {}),
+    (
+        "Kenya condemned the Russian invasion of Ukraine.\n\nIndia abstained in the General Assembly.",
+        "India abstained in the General Assembly.\n\nRefugees from Ukraine reached Nairobi by air.\n\n"
+        "Kenya condemned the Russian invasion of Ukraine.",
+        {},
+    ),
     # A reported reversal moves one country; its neighbour in the same paragraph stays.
-    ("Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine.",
-     "Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine. "
-     "Brazil later voted for the resolution against the annexation.",
-     {"BR": ("neutral", "opposes")}),
+    (
+        "Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine.",
+        "Mexico and Brazil abstained on the suspension of Russia from the Human Rights Council over Ukraine. "
+        "Brazil later voted for the resolution against the annexation.",
+        {"BR": ("neutral", "opposes")},
+    ),
 ]
 
 

@@ -12,9 +12,12 @@ from services.stance.caseless import Caseless
 from services.stance.cues import _finditer_bounded, _match_at, compile_cues, match_prefixes
 from services.stance.segment import lines, sentences, sentences_by_line
 
-TEXTS = [seed_path("article-v1.txt").read_text(encoding="utf-8"), seed_path("article-v2.txt").read_text(encoding="utf-8"),
-         "The U.S. didn't condemn it; Kenya, Ghana and Mexico voted in favour. NON-ALIGNED states co-sponsored nothing.\n"
-         "Ministers had not yet said where they stood — neither side. İstanbul; ſanctions; ıt was Moscow’s war."]
+TEXTS = [
+    seed_path("article-v1.txt").read_text(encoding="utf-8"),
+    seed_path("article-v2.txt").read_text(encoding="utf-8"),
+    "The U.S. didn't condemn it; Kenya, Ghana and Mexico voted in favour. NON-ALIGNED states co-sponsored nothing.\n"
+    "Ministers had not yet said where they stood — neither side. İstanbul; ſanctions; ıt was Moscow’s war.",
+]
 
 
 def test_cue_regexes_tried_at_prefixes_match_like_search() -> None:
@@ -30,12 +33,17 @@ def test_cue_regexes_tried_at_prefixes_match_like_search() -> None:
                 assert prefixes
                 at = sorted(j for p in prefixes for j in range(len(low)) if low.startswith(p, j))
                 for lo, hi in windows:
-                    assert (_match_at(rx, low, at, lo, hi, cues.bounded[i])
-                            == _finditer_bounded(rx, low, lo, hi, cues.bounded[i]))
+                    assert _match_at(rx, low, at, lo, hi, cues.bounded[i]) == _finditer_bounded(
+                        rx, low, lo, hi, cues.bounded[i]
+                    )
 
 
 def test_sentences_by_line_is_sentences_per_line() -> None:
-    for text in [*TEXTS, "A. B.\nC! D?\n\n“Yes.”\n ‘No.’ Then.\u2028X. Y.\x1cZ. W", "end.  \n  Next. U.S. Army. Mr. X.\rNew. \r\nL."]:
+    for text in [
+        *TEXTS,
+        "A. B.\nC! D?\n\n“Yes.”\n ‘No.’ Then.\u2028X. Y.\x1cZ. W",
+        "end.  \n  Next. U.S. Army. Mr. X.\rNew. \r\nL.",
+    ]:
         spans = lines(text)
         assert sentences_by_line(text, spans) == [sentences(text, s.start, s.end) for s in spans]
 
@@ -50,7 +58,7 @@ def test_match_prefixes() -> None:
 
 def test_prev_word_is_the_regex() -> None:
     rnd = random.Random(4)
-    samples = [t[max(0, i - 50):i] for t in TEXTS for i in range(len(t))]
+    samples = [t[max(0, i - 50) : i] for t in TEXTS for i in range(len(t))]
     samples += ["".join(rnd.choice("ab_1 ’'.,-é\n") for _ in range(rnd.randint(0, 8))) for _ in range(20000)]
     for before in samples:
         m = _PREV_WORD.search(before)
@@ -61,6 +69,16 @@ def test_caseless_finds_the_same_spans() -> None:
     rx = re.compile(r"\b(?:its|the country|refus\w*|neither)\b|n't\b|[A-Z]ss", re.I)
     fast = Caseless(rx)
     assert fast.low is not None
-    for s in ["ITS position", "The Country", "didn't", "REFUSED to", "aſſ its", "İts", "ıts", "Kelvin K its", "ass"]:
+    for s in [
+        "ITS position",
+        "The Country",
+        "didn't",
+        "REFUSED to",
+        "aſſ its",
+        "İts",
+        "ıts",
+        "Kelvin K its",
+        "ass",
+    ]:
         for got, want in ((fast.search(s), rx.search(s)), (fast.match(s), rx.match(s))):
             assert (got and got.span()) == (want and want.span()), s
