@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.db import utcnow
 from services.models import (
     EVENT_COUNTRY_STANCE_CHANGED,
     EVENT_STANCE_CHANGED,
@@ -401,3 +402,8 @@ def record_version(
         "version recorded version_id=%s observations=%d changes=%d", version.id, len(after_rows), len(changes)
     )
     return len(changes)
+
+
+def on_new_version(session: Session, version: ArticleVersion) -> int:
+    """The ingestion hook: record a new version's stances and changes in the caller's transaction."""
+    return record_version(session, version, now=utcnow())

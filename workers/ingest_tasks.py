@@ -10,7 +10,6 @@ what makes ``acks_late`` redelivery safe.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from functools import cache
@@ -19,11 +18,11 @@ from typing import Any
 import httpx
 from sqlalchemy.exc import OperationalError
 
+from services.changes import on_new_version
 from services.config import Settings
 from services.db import utcnow
 from services.errors import NotFoundError, TransientFetchError
 from services.fetch import make_fetch_client
-from services.ingest import OnNewVersion
 from services.polling import check_article as check_article_service
 from services.polling import check_articles as check_articles_service
 from services.polling import poll_feed as poll_feed_service
@@ -51,34 +50,13 @@ def fetch_client() -> httpx.Client:
     return _client(os.getpid(), settings())
 
 
-def _stance_hook() -> OnNewVersion | None:
-    try:
-        module = importlib.import_module("services.changes")
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.changes":
-            raise
-        return None
-    record_version = getattr(module, "record_version", None)
-    if record_version is None:
-        return None
-
-    def on_new_version(session: Any, version: Any) -> int:
-        return int(record_version(session, version, now=utcnow()) or 0)
-
-    return on_new_version
-
-
 def _ring_delivery() -> None:
-    # Called after the transaction that recorded changes has committed; the sweep catches a lost ring.
-    try:
-        delivery_tasks = importlib.import_module("workers.delivery_tasks")
-    except ModuleNotFoundError as exc:
-        if exc.name != "workers.delivery_tasks":
-            raise
-        return
-    dispatch = getattr(delivery_tasks, "dispatch_outbox", None)
-    if dispatch is not None:
-        dispatch.delay()
+    """Turn the committed changes' events into deliveries now, in this task: one broker hop less
+    between a change and its webhook. Only the database is touched here; sending stays on the
+    deliver queue. Should this fail, the sweep dispatches the events a moment later."""
+    from workers.delivery_tasks import dispatch_outbox
+
+    dispatch_outbox()
 
 
 @app.task(name="workers.ingest_tasks.poll_feed", ignore_result=True, **RETRY_OPTIONS)
@@ -91,7 +69,7 @@ def poll_feed(feed_id: int) -> dict[str, Any]:
             feed_id,
             settings(),
             now=utcnow(),
-            on_new_version=_stance_hook(),
+            on_new_version=on_new_version,
         )
     except NotFoundError:
         logger.info("feed removed before its poll ran feed_id=%s", feed_id)
@@ -118,7 +96,7 @@ def check_article(article_id: int) -> dict[str, Any]:
             article_id,
             settings(),
             now=utcnow(),
-            on_new_version=_stance_hook(),
+            on_new_version=on_new_version,
         )
     except NotFoundError:
         logger.info("article removed before its check ran article_id=%s", article_id)
@@ -143,7 +121,7 @@ def check_articles(article_ids: list[int]) -> dict[str, Any]:
         list(article_ids),
         settings(),
         now=utcnow(),
-        on_new_version=_stance_hook(),
+        on_new_version=on_new_version,
     )
     changes = sum(o.changes for o in outcomes)
     if changes:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
+from services.changes import on_new_version
 from services.cli import AppContext, emit_json, main, pass_app
+from services.config import Settings
 from services.db import utcnow
+from services.delivery import attempt_deliveries, claim_due_deliveries, dispatch_events, make_webhook_client
 from services.errors import NotFoundError
 from services.fetch import make_fetch_client
-from services.ingest import OnNewVersion, all_article_ids, all_feed_ids, claim_due_articles, claim_due_feeds
+from services.ingest import all_article_ids, all_feed_ids, claim_due_articles, claim_due_feeds
 from services.polling import check_articles, poll_feed
 
 # One pass takes everything due; the limit only bounds one claim query.
@@ -20,27 +23,23 @@ _CLAIM_LIMIT = 100_000
 _ARTICLE_BATCH = 64
 
 
-def stance_hook() -> OnNewVersion | None:
-    """``services.changes.record_version`` when the stance engine is installed, else None."""
-    try:
-        module = importlib.import_module("services.changes")
-    except ModuleNotFoundError as exc:
-        if exc.name != "services.changes":
-            raise
-        return None
-    record_version = getattr(module, "record_version", None)
-    if record_version is None:
-        return None
-
-    def on_new_version(session: Any, version: Any) -> int:
-        return int(record_version(session, version, now=utcnow()) or 0)
-
-    return on_new_version
-
-
 def _progress(enabled: bool, message: str) -> None:
     if enabled:
         click.echo(f"\r\033[K{message}", nl=False, err=True)
+
+
+def send_due_webhooks(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Dispatch new events and send one attempt of every due delivery, as a worker would; so that
+    ``poll --once`` from cron alerts subscribers with no worker running. Returns how many were delivered."""
+    now = utcnow()
+    with factory.begin() as session:
+        delivery_ids = dispatch_events(session, now=now)
+        delivery_ids += claim_due_deliveries(session, now=now, limit=_CLAIM_LIMIT)
+    if not delivery_ids:
+        return 0
+    with make_webhook_client(settings) as client:
+        outcomes = attempt_deliveries(factory, client, delivery_ids, settings, now=utcnow())
+    return sum(1 for outcome in outcomes if outcome.status == "delivered")
 
 
 @main.command()
@@ -63,7 +62,7 @@ def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
         raise click.UsageError("only `poll --once` is supported; `stancewatch worker` polls continuously")
     settings = app.settings
     factory = app.session_factory
-    hook = stance_hook()
+    hook = on_new_version
     show = sys.stderr.isatty()
     now = utcnow()
     with factory.begin() as session:
@@ -107,11 +106,13 @@ def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
                 total_versions += result.new_versions
                 total_changes += result.changes
     _progress(show, "")
+    sent = send_due_webhooks(factory, settings)
     report = {
         "feeds": feeds_out,
         "articles_checked": checked,
         "new_versions": total_versions,
         "changes": total_changes,
+        "webhooks_sent": sent,
     }
     if fmt == "json":
         emit_json(report)
@@ -128,5 +129,5 @@ def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
         click.echo("no feed due")
     click.echo(
         f"{len(feeds_out)} feeds polled, {checked} articles re-checked, "
-        f"{total_versions} new versions, {total_changes} stance changes"
+        f"{total_versions} new versions, {total_changes} stance changes, {sent} webhooks delivered"
     )

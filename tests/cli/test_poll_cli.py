@@ -61,7 +61,7 @@ def test_poll_once_json_contract(env, site, pages) -> None:
     assert cli(env, "feeds", "add", site.url_for("/feed.xml"), "--interval", "1").exit_code == 0
     assert cli(env, "feeds", "add", site.url_for("/broken.xml"), "--interval", "1").exit_code == 0
     report = poll_json(env)
-    assert set(report) == {"feeds", "articles_checked", "new_versions", "changes"}
+    assert set(report) == {"feeds", "articles_checked", "new_versions", "changes", "webhooks_sent"}
     ok, broken = report["feeds"]
     assert set(ok) == {"id", "url", "status", "new_entries", "new_versions", "error"}
     assert (ok["status"], ok["new_entries"], ok["new_versions"], ok["error"]) == ("ok", 1, 1, None)
@@ -94,5 +94,41 @@ def test_poll_without_once_is_a_usage_error(env) -> None:
 
 
 def test_poll_with_no_feeds(env) -> None:
-    assert poll_json(env) == {"feeds": [], "articles_checked": 0, "new_versions": 0, "changes": 0}
+    assert poll_json(env) == {
+        "feeds": [],
+        "articles_checked": 0,
+        "new_versions": 0,
+        "changes": 0,
+        "webhooks_sent": 0,
+    }
     assert "no feed due" in cli(env, "poll", "--once").output
+
+
+def test_poll_once_sends_the_webhooks_its_changes_cause(env: dict[str, str]) -> None:
+    """With no worker running (cron), one pass stores the seed, records its stances and alerts."""
+    from support_receiver import WebhookReceiver
+
+    from services.demo import NewsSite
+
+    site = NewsSite()
+    try:
+        with WebhookReceiver() as receiver:
+            added = cli(env, "webhooks", "add", receiver.url, "--country", "NI", "--format", "json")
+            assert added.exit_code == 0, added.output
+            receiver.secret = json.loads(added.stdout)["secret"]
+            assert cli(env, "feeds", "add", f"{site.base}/feed.xml").exit_code == 0
+            first = poll_json(env)
+            assert first["changes"] > 0 and first["webhooks_sent"] == 0  # Nicaragua is not in v1
+
+            site.publish(2)
+            second = poll_json(env, "--all")
+            assert second["webhooks_sent"] == 2  # stance.changed and country.stance_changed
+            receiver.wait_for(2, timeout=5)
+            assert all(d.verified for d in receiver.deliveries)
+            assert {d.payload["type"] for d in receiver.deliveries} == {
+                "stance.changed",
+                "country.stance_changed",
+            }
+            assert {d.payload["data"]["country"] for d in receiver.deliveries} == {"NI"}
+    finally:
+        site.stop()
