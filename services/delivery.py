@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -281,7 +281,7 @@ class AttemptOutcome:
 class _Send:
     delivery_id: int
     url: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback's locals
     msg_id: str
     body: str
     number: int

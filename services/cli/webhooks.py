@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -40,7 +41,11 @@ def webhooks() -> None:
 
 @webhooks.command("add")
 @click.argument("url")
-@click.option("--secret", help="whsec_<base64> signing secret; generated (and shown once) when left out.")
+@click.option(
+    "--secret",
+    help="whsec_<base64> signing secret, or '-' to read it from standard input (keeps it out of shell "
+    "history); generated (and shown once) when left out.",
+)
 @click.option(
     "--country", "countries", multiple=True, metavar="CC", help="Only these countries (repeatable)."
 )
@@ -68,6 +73,8 @@ def webhooks_add(
     fmt: str,
 ) -> None:
     """Subscribe URL to stance changes; prints the signing secret once."""
+    if secret == "-":
+        secret = sys.stdin.readline().strip()
     with app.transaction() as session:
         subscription, shown_secret = create_subscription(
             session,

@@ -77,6 +77,27 @@ def test_add_with_a_given_secret_and_bad_input(env, receiver):
         assert "Traceback" not in result.output
 
 
+def test_secret_from_standard_input_stays_out_of_argv(env, receiver, session_factory):
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    result = CliRunner().invoke(
+        main,
+        ["webhooks", "add", receiver.url, "--secret", "-", "--format", "json"],
+        env=env,
+        input=secret + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["secret"] == secret
+    with session_factory() as session:
+        assert session.scalar(select(WebhookSubscription.secret)) == secret
+
+
+def test_a_pending_send_never_shows_its_secret_in_repr():
+    from services.delivery import _Send
+
+    send = _Send(1, "http://127.0.0.1:9/hook", "whsec_c2VjcmV0c2VjcmV0c2VjcmV0", "msg_1", "{}", 1, utcnow())
+    assert "whsec_" not in repr(send)
+
+
 def test_private_url_refused_without_the_setting(env, receiver):
     result = cli({**env, "STANCEWATCH_ALLOW_PRIVATE_URLS": "0"}, "webhooks", "add", receiver.url)
     assert result.exit_code != 0 and "refused" in result.output
