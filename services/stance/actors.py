@@ -24,6 +24,7 @@ GOV_NOUNS = (
 )
 _ADJ = (
     r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
+    r"information|economy|trade|finance|interior|energy|justice|defen[cs]e|"
 )
 _ADJ += r"\w+-appointed)\s+)*"
 _GOV_AFTER = Caseless(

@@ -64,7 +64,8 @@ _WEAPONS = (
     r"(?:weapons|arms|missiles|tanks|artillery|howitzers|ammunition|shells|rocket launchers|drones"
     r"|air[- ]defen[cs]e\w*|stingers?|javelins|armou?red vehicles|helmets|S-300s?|military aid"
     r"|military assistance|Leopard|HIMARS|anti-tank|anti-aircraft|grenade launchers|machine guns"
-    r"|fighter jets|jets|helicopters|battle tanks|military equipment|lethal aid)"
+    r"|fighter jets|jets|helicopters|battle tanks|military equipment|lethal aid|launchers|fighting vehicles"
+    r"|guns|F-16s?|Patriots?|NASAMS|IRIS-T|munitions|rockets|ballistic missiles|shahed)"
 )
 
 SPECS: tuple[CueSpec, ...] = (
@@ -187,12 +188,79 @@ SPECS: tuple[CueSpec, ...] = (
         negatable=False,
         priority=3,
     ),
+    # --- opposes: acts against the target described without a stance word (round 4) ---------------------------
+    CueSpec(
+        "opp-acts",
+        r"\bexpel\w* (?:[\w'’-]+\s+){0,3}?(?:Russian|{T}[’']s) (?:\w+\s+)?(?:diplomats?|envoys?|ambassador|embassy"
+        r"|officials|staff|spies|intelligence)|\border\w* (?:\w+\s+){0,3}?Russian (?:diplomats|envoys|embassy staff"
+        r"|officials) to leave|\bdeclar\w+ (?:\w+\s+){0,3}?Russian (?:\w+\s+)?(?:diplomats?|ambassador|envoys?"
+        r"|officials?) personae? non gratae?"
+        r"|\b(?:shut|clos\w*|bann\w*|barr\w*|den(?:y|ied|ies)) (?:\w+\s+){0,3}?airspace to (?:\w+\s+){0,2}?(?:Russian|{T})"
+        r"|\brecall\w* (?:its|their|his|her|the) (?:\w+\s+)?(?:ambassador|envoy)s? (?:from|to|in) {T}\b"
+        r"|\bsummon\w* (?:the )?Russian (?:ambassador|envoy|charg\w+)"
+        r"|\b(?:sever\w*|cut|broke|break\w*|downgrad\w*|suspend\w*|froze|freez\w+) (?:\w+\s+){0,2}?(?:diplomatic )?"
+        r"(?:relations|ties) with {T}\b|\b(?:suspend\w*|clos\w*) (?:\w+\s+){0,4}?embassy in {T}\b"
+        r"|\b(?:seiz\w*|confiscat\w*|impound\w*) (?:[\w'’,-]+\s+){0,6}?(?:Russian|oligarchs?)\b",
+        OPP,
+        2.2,
+        negated=None,
+    ),
+    CueSpec(
+        "train-victim",
+        r"\btrain\w* (?:[\w'’-]+\s+){0,5}?Ukrainian (?:troops|soldiers|recruits|pilots|forces|servicemen|marines"
+        r"|crews|personnel|sailors|gunners|sappers|officers)|\b(?:bought|buy\w*|purchas\w+|paid for|pay\w* for"
+        r"|financ\w+|fund\w*) (?:[\w'’-]+\s+){0,5}?for (?:the Ukrainian (?:army|military|armed forces|forces|air force"
+        r"|navy)|Ukraine[’']s (?:army|armed forces|military|air force|navy))|\b(?:joined|joins|join|joining|signed up to|sign up to"
+        r"|leads|led|leading) (?:\w+\s+){0,3}?coalition (?:\w+\s+){0,8}?(?:{V}|Ukrainian)\b",
+        OPP,
+        2.2,
+        negated=None,
+    ),
+    CueSpec(
+        "sham-vote",
+        r"\b(?:sham|illegitimate|fake|staged) (?:referend\w+|votes? in the occupied|annexation)"
+        r"|\breferend\w+ (?:[\w'’-]+\s+){0,8}?(?:a sham|a farce|illegitimate|null and void|illegal)"
+        r"|\b(?:dismiss\w*|reject\w*|describ\w*|call\w*) (?:\w+\s+){0,5}?(?:referend\w+|annexation) (?:as )?"
+        r"(?:\w+\s+)?(?:illegitimate|illegal|a sham|a farce|null and void|fake)",
+        OPP,
+        2.4,
+        negated=None,
+    ),
+    CueSpec(
+        "integrity-victim",
+        r"\b(?:support\w*|back\w*|reaffirm\w*|defend\w*|respect\w*|uphold\w*|commit\w*) (?:[\w'’]+\s+){0,4}?{V}[’']s"
+        r" (?:\w+\s+)?(?:territorial integrity|sovereignty|independence)|\breaffirm\w* (?:[\w'’]+\s+){0,3}?"
+        r"(?:territorial integrity|sovereignty) of {V}\b",
+        OPP,
+        2.0,
+        negated=None,
+    ),
+    # --- supports: arms for the target, echoing its line (round 4) --------------------------------------------
+    CueSpec(
+        "arms-to-target",
+        r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|provid\w+|transfer\w*|sold|sell\w*|export\w*)\s+"
+        + _GAP % 8
+        + _WEAPONS
+        + r"\s+(?:[\w'’-]+\s+){0,3}?to (?:{T}|the Russian (?:army|military|forces|armed forces))\b",
+        SUP,
+        2.3,
+        negated=None,
+        priority=2,
+    ),
+    CueSpec(
+        "echo-line",
+        r"\b(?:echo\w*|repeat\w*|parrot\w*|amplif\w*|adopt\w*|embrac\w*) (?:[\w'’]+\s+){0,2}?(?:{T}[’']s|Russian)"
+        r" (?:\w+\s+)?(?:line|narrative|talking points|arguments?|justifications?|version of events|propaganda)",
+        SUP,
+        2.0,
+        negated=None,
+    ),
     # --- votes at the UN (resolutions read as aimed at the target) -------------------------------------------
     CueSpec(
         "vote-yes",
         r"\bvot\w+ (?:for|in favou?r|yes)\b|\bvoted with the majority\b|\bin the majority\b"
         r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
-        r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
+        r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bdrafted the (?:\w+\s+){0,2}?(?:resolution|text)\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
         OPP,
         2.2,
         negatable=False,
@@ -219,7 +287,8 @@ SPECS: tuple[CueSpec, ...] = (
     # --- neutral: explicit neutrality and non-alignment -----------------------------------------------------
     CueSpec(
         "neutral",
-        r"\bneutral(?:ity)?\b|\bnon-?align(?:ed|ment)\b|\bequidistan\w+|\beven-handed\b",
+        r"\bneutral(?:ity)?\b|\bnon-?align(?:ed|ment)\b|\bequidistan\w+|\beven-handed\b|\bimpartial\w*"
+        r"|\bbalanced (?:position|approach|stance|line|policy)\b",
         NEU,
         2.6,
         negated=None,
@@ -236,7 +305,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:without|not|avoid\w*|declin\w+ to|refus\w+ to) (?:naming|blaming|assigning blame|apportion\w* blame|"
         r"singl\w+ out|criticis\w+|criticiz\w+) (?:to )?(?:either|any|neither)\b|\bnaming neither\b"
         r"|\bavoid\w* assigning blame|\bdeclin\w+ to apportion blame|\bnot to judge either\b|\bkept? (?:his |its |her )?distance"
-        r"|\bnot indifferent\b|\bon the fence\b",
+        r"|\bnot indifferent\b|\bon the fence\b|\b(?:not|never|n't|refus\w+ to|declin\w+ to)\s+(?:\w+\s+){0,2}?align\w*"
+        r" (?:itself |themselves |ourselves )?with (?:either|any|neither) (?:side|camp|bloc|party)",
         NEU,
         2.6,
         negatable=False,
@@ -246,7 +316,8 @@ SPECS: tuple[CueSpec, ...] = (
         "dialogue",
         r"\b(?:call\w*|urg\w*|appeal\w*|press\w*|push\w*) (?:\w+\s+){0,5}?(?:for |to )?(?:dialogue|talks|restraint|"
         r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
-        r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)"
+        r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
+        r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
         r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\bsettle (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
         r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
         r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
@@ -262,7 +333,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:back\w*|support\w*|st(?:an|oo)d\w* (?:by|with|behind)|sid\w+ with|solidarity with|prais\w+"
         r"|endors\w+|defend\w*|allied with|ally of|allies of|in agreement with|understanding for|understood why"
         r"|underst\w+ (?:for )?(?:why )?)\s+(?:[\w'’]+\s+){0,2}?{T}\b(?![’']s (?:opposition|claim))"
-        r"|\bfull (?:backing|support)\b|\bvoice\w* support\b|\bprais\w+ the (?:operation|invasion|offensive|recognition)",
+        r"|\bfull (?:backing|support)\b|\bvoice\w* support\b|\bprais\w+ the (?:operation|invasion|offensive|recognition)"
+        r"|\b(?:prais|hail|applaud|cheer|welcom)\w* (?:the Russian|{T}[’']s|the special) (?:military )?(?:operation|invasion"
+        r"|offensive|intervention|campaign)|\bshoulder to shoulder with {T}\b",
         SUP,
         2.2,
         negated=None,
@@ -274,7 +347,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\blegitimate (?:security )?(?:concerns|interests|defen[cs]e)\b|\bsecurity concerns deserved\b"
         r"|\bnecessary (?:step|response|measure)\b|\bno (?:other )?choice\b|\bforced on {T}\b"
         r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
-        r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b",
+        r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b"
+        r"|\b{T} (?:\w+\s+){0,3}?(?:forced|compelled|obliged|provoked) (?:in)?to (?:act|respond|defend|intervene)",
         SUP,
         2.0,
         negatable=False,
@@ -343,7 +417,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "copy",
         r"\bdid the same\b|\bdone (?:the same|likewise)\b|\bdid likewise\b|\bfollow\w* suit\b"
-        r"|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
+        r"|\bdo (?:likewise|the same)\b|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
         None,
         0.0,
         COPY,
@@ -504,12 +578,75 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "refus",
         "turned",
     ),
+    "opp-acts": (
+        "expel",
+        "order",
+        "persona non",
+        "airspace",
+        "recall",
+        "summon",
+        "relations with",
+        "ties with",
+        "embassy in",
+        "seiz",
+        "confiscat",
+        "impound",
+    ),
+    "train-victim": (
+        "train",
+        "coalition",
+        "bought",
+        "buy",
+        "purchas",
+        "paid for",
+        "pay",
+        "financ",
+        "fund",
+    ),
+    "sham-vote": (
+        "sham",
+        "illegitimate",
+        "fake",
+        "staged",
+        "referend",
+        "annexation",
+    ),
+    "integrity-victim": (
+        "integrity",
+        "sovereignty",
+        "independence",
+    ),
+    "arms-to-target": (
+        "weapon",
+        "arms",
+        "missile",
+        "drone",
+        "shells",
+        "ammunition",
+        "munition",
+        "artillery",
+        "rocket",
+        "shahed",
+        "tank",
+        "jets",
+        "launcher",
+        "military equipment",
+    ),
+    "echo-line": (
+        "echo",
+        "repeat",
+        "parrot",
+        "amplif",
+        "adopt",
+        "embrac",
+    ),
     "vote-yes": (
         "vot",
         "majority",
         "favo",
         "backed the",
         "sponsor",
+        "drafted the",
         "support any resolution",
     ),
     "vote-no": (
@@ -533,6 +670,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "align",
         "equidistan",
         "even-handed",
+        "impartial",
+        "balanced",
     ),
     "no-sides": (
         "on the fence",
@@ -555,6 +694,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "blame",
         "distance",
         "indifferent",
+        "align",
     ),
     "dialogue": (
         "dialogue",
@@ -580,6 +720,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "push",
         "both",
         "go-between",
+        "intermediary",
+        "hostilities",
+        "contact",
     ),
     "back-target": (
         "back",
@@ -602,6 +745,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "full backing",
         "full support",
         "voice",
+        "hail",
+        "applaud",
+        "cheer",
+        "welcom",
+        "shoulder",
     ),
     "justify": (
         "defend",
@@ -620,6 +768,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "not call",
         "correction of history",
         "military operation",
+        "forced",
+        "compelled",
+        "obliged",
+        "provoked",
     ),
     "blame-west": (
         "blam",

@@ -121,6 +121,9 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
     item_group: list[str] = []
     raws = [text[ln.start : ln.end] for ln in all_lines]
     raws.append(None)  # the line after the last one
+    # A heading with no stance word of its own ("First movers:") takes the stance of an actor-less cue in
+    # the lead line just before it ("Nine capitals have expelled Russian diplomats."), and only that line's.
+    lead_pending: tuple[Stance, float, int] | None = None
     for index, line in enumerate(all_lines):
         raw = raws[index]
         nxt = raws[index + 1]
@@ -133,7 +136,7 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
                 heading = (
                     (roll_stance, structure.ROLL_STRENGTH, line)
                     if is_roll
-                    else (None, structure.HEADING_STRENGTH, line)
+                    else _lead_heading(None, lead_pending, line)
                 )
             else:
                 item_group = []
@@ -144,7 +147,7 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             heading = (roll_stance, structure.ROLL_STRENGTH, line)
             continue
         if structure.is_heading(raw, nxt):
-            heading = (_strongest(text, line_hits), structure.HEADING_STRENGTH, line)
+            heading = _lead_heading(_strongest(text, line_hits), lead_pending, line)
             continue
         if is_roll:
             for m in line_mentions:
@@ -174,9 +177,19 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             item_group = [code]
             body_start = line.start + skip
         sents = line_sentences[index] if body_start == line.start else sentences(text, body_start, line.end)
+        before = state.pending
         for sent in sents:
             _sentence(text, sent, line, mentions, starts, hits, hit_starts, cues, topic, state, item_group)
+        lead_pending = state.pending if state.pending is not before else None
     return decide(text, state.evidence)
+
+
+def _lead_heading(
+    stance: Stance | None, lead_pending: tuple[Stance, float, int] | None, line: Span
+) -> tuple[Stance | None, float, Span]:
+    if stance is None and lead_pending is not None:
+        return (lead_pending[0], min(lead_pending[1], structure.HEADING_STRENGTH), line)
+    return (stance, structure.HEADING_STRENGTH, line)
 
 
 def _between(items: list, starts: list[int], lo: int, hi: int) -> list:
