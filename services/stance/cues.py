@@ -92,7 +92,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
         r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
-        r"|\bnot agree with an invasion",
+        r"|\bnot agree with an invasion|\b(?:war|act) of aggression\b|\bcrime of aggression\b"
+        r"|\b(?:cannot|can not|could not|will not|would not|won't|does not|do not|never) accept (?:\w+\s+){0,3}?(?:invasion"
+        r"|annexation|aggression|attack)|\bbreach\w* (?:the )?(?:UN Charter|Charter|international law|territorial integrity)",
         OPP,
         2.8,
         negated=None,
@@ -111,7 +113,7 @@ SPECS: tuple[CueSpec, ...] = (
         "stand-victim",
         r"\b(?:st(?:an|oo)d\w* (?:with|by)|solidarity with|back\w* |support\w* |respect\w* )\s*(?:the people of "
         r"|(?:the )?(?:independence|sovereignty|territorial integrity)(?:,? (?:and )?(?:independence|sovereignty|territorial "
-        r"integrity|unity))* of )?{V}\b",
+        r"integrity|unity))* of )?(?:{V}|the Ukrainian people)\b",
         OPP,
         2.0,
         negated=None,
@@ -138,7 +140,13 @@ SPECS: tuple[CueSpec, ...] = (
         r"|banned (?:\w+\s+){0,4}?(?:Aeroflot|Russian)|closed (?:\w+\s+){0,3}?airspace to Russian"
         r"|barred (?:\w+\s+){0,4}?(?:shipments|exports|imports)|expell\w+ (?:\w+\s+){0,2}?Russian diplomats"
         r"|ban\w* (?:\w+\s+){0,3}?imports of Russian|cut (?:\w+\s+){0,3}?imports of Russian"
-        r"|export permits? for {T}|sanctions would (?:stay|remain) in place)",
+        r"|export permits? for {T}|sanctions would (?:stay|remain) in place|export bans? (?:on|to|against)"
+        r"|(?:stop\w*|suspend\w*|halt\w*) issuing visas to Russian|(?:suspend\w*|halt\w*) (?:\w+\s+){0,3}?visas? (?:for|to) Russian"
+        r"|(?:stop\w*|halt\w*|end\w*|phas\w+ out|ban\w*|cut\w*|reduc\w+) (?:\w+\s+){0,3}?(?:imports? of |importing "
+        r"|purchases of |buying |dependence on )?Russian (?:oil|gas|coal|energy|crude|LNG|fuel)"
+        r"|(?:halt\w*|suspend\w*|stop\w*|froze|freez\w+|block\w*|shelv\w+) (?:\w+\s+){0,3}?Nord Stream"
+        r"|(?:special )?tribunal (?:\w+\s+){0,4}?(?:aggression|{T}|Russian)|(?:referr\w*|refer) (?:\w+\s+){0,4}?"
+        r"(?:International Criminal Court|ICC))",
         OPP,
         2.2,
         negated=(NEU, 1.2),
@@ -182,7 +190,8 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "weapons-neither",
         r"\bweapons to neither\b|\brefus\w+ to (?:sell|send|supply|hand over|give)\b|\bturned down "
-        r"requests for\b",
+        r"requests for\b|\b(?:not|refus\w+ to|declin\w+ to) (?:allow|permit|let)\w* (?:\w+\s+){0,2}?(?:weapons|arms)"
+        r" (?:deliveries|shipments|transfers|supplies|transit)",
         NEU,
         1.2,
         negatable=False,
@@ -296,7 +305,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "no-sides",
         r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
-        r" (?:a )?sides?\b|\bnot be (?:pushed|drawn|pulled|made) (?:in)?to\b|\bwill not be made to choose\b"
+        r" (?:a )?sides?\b|\bnot be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
         r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
         r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
         r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
@@ -318,7 +327,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
         r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
         r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
-        r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\bsettle (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
+        r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\b(?:settle|resolve) (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
         r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
         r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
         r"|\bto negotiate\b|\bkeep negotiating\b|\b(?:importance|need) (?:of|for) (?:\w+\s+){0,2}?(?:dialogue|diplomacy|negotiat\w+"
@@ -493,6 +502,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "opposed",
         "against the invasion",
         "agree with an invasion",
+        "aggression",
+        "accept",
+        "breach",
     ),
     "withdraw": (
         "withdraw",
@@ -536,7 +548,24 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "barred",
         "expel",
         "imports",
+        "importing",
         "permit",
+        "bans",
+        "banned",
+        "banning",
+        "export ban",
+        "visa",
+        "oil",
+        "gas",
+        "coal",
+        "energy",
+        "crude",
+        "lng",
+        "fuel",
+        "nord stream",
+        "tribunal",
+        "criminal court",
+        "icc",
     ),
     "no-sanctions": (
         "sanction",
@@ -577,6 +606,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "neither",
         "refus",
         "turned",
+        "allow",
+        "permit",
+        "let",
     ),
     "opp-acts": (
         "expel",
@@ -677,6 +709,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "on the fence",
         "side",
         "drawn",
+        "dragged",
         "pushed",
         "pulled",
         "made to",
@@ -710,6 +743,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "halt",
         "diplomacy",
         "settle",
+        "resolve",
         "mediat",
         "broker",
         "offices",
