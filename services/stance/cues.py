@@ -92,7 +92,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
         r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
-        r"|\bnot agree with an invasion|\b(?:war|act) of aggression\b|\bcrime of aggression\b"
+        r"|\bnot agree with an invasion|\b(?:not|never) (?:be |remain |stay )?neutral (?:in the face of|toward|towards|about|on)"
+        r" (?:\w+\s+){0,2}?(?:aggression|invasion|war)|\b(?:war|act) of aggression\b|\bcrime of aggression\b"
         r"|\b(?:cannot|can not|could not|will not|would not|won't|does not|do not|never) accept (?:\w+\s+){0,3}?(?:invasion"
         r"|annexation|aggression|attack)|\bbreach\w* (?:the )?(?:UN Charter|Charter|international law|territorial integrity)",
         OPP,
@@ -209,7 +210,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\bsummon\w* (?:the )?Russian (?:ambassador|envoy|charg\w+)"
         r"|\b(?:sever\w*|cut|broke|break\w*|downgrad\w*|suspend\w*|froze|freez\w+) (?:\w+\s+){0,2}?(?:diplomatic )?"
         r"(?:relations|ties) with {T}\b|\b(?:suspend\w*|clos\w*) (?:\w+\s+){0,4}?embassy in {T}\b"
-        r"|\b(?:seiz\w*|confiscat\w*|impound\w*) (?:[\w'’,-]+\s+){0,6}?(?:Russian|oligarchs?)\b",
+        r"|\b(?:seiz\w*|confiscat\w*|impound\w*) (?:[\w'’,-]+\s+){0,6}?(?:Russian|oligarchs?)\b"
+        r"|\b(?:cut|sever\w*|suspend\w*|halt\w*|clos\w*) (?:\w+\s+){0,3}?(?:links|connections|flights|routes|crossings)"
+        r" (?:to|with) {T}\b",
         OPP,
         2.2,
         negated=None,
@@ -303,9 +306,20 @@ SPECS: tuple[CueSpec, ...] = (
         negated=None,
     ),
     CueSpec(
+        "neutral-status",
+        r"\b(?:military|militarily|constitutional|constitutionally|traditional|traditionally|long-standing|permanent"
+        r"|permanently|armed|official) neutral(?:ity)?\b|\bneutral(?:ity)? (?:\w+\s+){0,3}?(?:written into|enshrined in|"
+        r"anchored in) (?:its|the) constitution|\bneutral by (?:tradition|constitution|law|treaty)",
+        NEU,
+        1.0,
+        negatable=False,
+        priority=2,
+    ),
+    CueSpec(
         "no-sides",
         r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
-        r" (?:a )?sides?\b|\bnot be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
+        r" (?:a )?sides?\b|\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,2}?choos\w* between\b"
+        r"|\bnot be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
         r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
         r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
         r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
@@ -410,7 +424,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:has|have|had)\s+(?:still\s+)?not\s+(?:yet\s+)?(?:\w+\s+)?(?:taken|stated|set out|said|made|declared|published"
         r"|announced|adopted|commented|issued|reacted|expressed|spoken|clarified)\b(?:\s+\w+){0,4}?\s*(?:position|stance"
         r"|statement|where|anything|a word|publicly|in public|known|either)"
-        r"|\bnot (?:yet )?said where\b|\bno (?:official |public )?(?:statement|reaction|comment|position)\b"
+        r"|\bnot (?:yet )?said where\b|\bno (?:official |public |common |formal |clear )?(?:statement|reaction|comment|position)\b"
         r"|\bissued no (?:official )?(?:statement|reaction)|\boffered no (?:public |official )?reaction"
         r"|\bdeclin\w+ to comment\b|\b(?:kept|keeps|remained|remains|stayed) silent\b|\bsaid nothing\b"
         r"|\bstill (?:weighing|studying|considering|assessing)\b|\bundeclared\b|\bundecided\b|\byet to (?:take|state)"
@@ -502,6 +516,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "opposed",
         "against the invasion",
         "agree with an invasion",
+        "neutral",
         "aggression",
         "accept",
         "breach",
@@ -623,6 +638,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "seiz",
         "confiscat",
         "impound",
+        "links",
+        "connections",
+        "flights",
+        "routes",
+        "crossings",
     ),
     "train-victim": (
         "train",
@@ -705,8 +725,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "impartial",
         "balanced",
     ),
+    "neutral-status": ("neutral",),
     "no-sides": (
         "on the fence",
+        "between",
         "side",
         "drawn",
         "dragged",
@@ -865,6 +887,9 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "no reaction",
         "no comment",
         "no position",
+        "no common",
+        "no formal",
+        "no clear",
         "no stance",
         "issued no",
         "offered no",
