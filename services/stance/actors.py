@@ -157,6 +157,18 @@ def _prev_word(before: str) -> str | None:
     return before[i:j]
 
 
+# "told Scholz and Macron", "blamed Washington and London": later members of an object list are objects too.
+_NAME = r"(?:the\s+)?[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*){0,2}"
+_OBJECT_LIST = re.compile(
+    r"\b(?:told|telling|urged|urging|warned|warning|visited|visiting|hosted|hosting|blamed|blaming|accused|accusing"
+    r"|critici[sz]ed|critici[sz]ing)\s+"
+    + _NAME
+    + r"(?:(?:,\s+"
+    + _NAME
+    + r")*\s+|(?:,\s+"
+    + _NAME
+    + r")+,\s+)(?:and|or)\s+(?:the\s+)?$"
+)
 _GROUP_SEP = re.compile(
     r"^(?:[’']s\s+" + GOV_NOUNS + r")?\s*(?:,|;|and|or|&|, and|as well as|nor)\s*(?:the\s+)?$", re.I
 )
@@ -178,6 +190,8 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
         return False
     word = _prev_word(before)
     prev = word.lower() if word else ""
+    if (prev == "and" or prev == "or" or prev == "the") and _OBJECT_LIST.search(before):
+        return False
     if prev in _OBJECT_WORDS:
         if prev == "of" and _OF_OK.search(before):
             return True

@@ -319,7 +319,7 @@ SPECS: tuple[CueSpec, ...] = (
         "no-sides",
         r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
         r" (?:a )?sides?\b|\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,2}?choos\w* between\b"
-        r"|\bnot be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
+        r"|\bnot (?:let (?:itself|themselves|\w+) )?be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
         r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
         r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
         r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
@@ -460,7 +460,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "nongov",
         r"\b(?:former|ex-)(?! Soviet| colonial| Yugoslav)|\bopposition (?:leader|party|parties|politician|MP|figure|lawmaker)s?\b|\bthe opposition\b|\banalysts?\b|\bcommentators?\b|\bprofessor\b"
-        r"|\bretired\b|\bMPs?\b|\blawmakers?\b|\bstate (?:television|media|TV|newspaper)\b|\bthink tank\b"
+        r"|\bretired\b|\bMPs?\b|\blawmakers?\b|(?<!on )(?<!told )(?<!to )(?<!via )\bstate (?:television|media|TV|newspaper)\b|\bthink tank\b"
         r"|\bpolitical scientists?\b|\beditor\b|\b(?:president|leader)[’']s son\b|\bscholars?\b|\bacademics?\b"
         r"|\bcolumnists?\b|\bactivists?\b|\bprotesters\b|\bpersonal views\b|\bpolitical party\b|\bparty leader\b",
         None,
