@@ -57,3 +57,9 @@ def test_user_mistakes_give_one_line_and_a_nonzero_exit(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
+
+
+def test_every_command_is_in_the_readme(repo_root: Path) -> None:
+    readme = (repo_root / "README.md").read_text()
+    missing = [name for name in main.commands if f"stancewatch {name}" not in readme]
+    assert not missing, f"README.md does not mention: {missing}"
