@@ -110,6 +110,10 @@ _OF_OK = Caseless(
 _FOR_OK = Caseless(
     re.compile(r"(?:speak\w*|spokes\w+|envoy|ambassador|minister|secretary)\s+for\s+(?:the\s+)?$", re.I)
 )
+# "the votes in favour came from Japan and Australia": the source of a vote is its caster.
+_FROM_OK = re.compile(
+    r"\b(?:came|come|comes)\s+(?:\w+\s+)?from\b(?:[^.;:]*\bas well as from)?\s+(?:the\s+)?$"
+)
 _IN_OK = Caseless(
     re.compile(
         r"(?:(?:officials?|authorities|government|administration|leadership|ministry|spokes\w+)\s+in\s+"
@@ -196,6 +200,8 @@ def is_actor(text: str, m: Mention, line_start: int) -> bool:
         if prev == "of" and _OF_OK.search(before):
             return True
         if prev == "for" and _FOR_OK.search(before):
+            return True
+        if prev == "from" and _FROM_OK.search(before):
             return True
         if prev == "in" and m.kind in (CAPITAL, "name", "gov") and _IN_OK.search(before):
             # "officials in Colombo" and a sentence-initial "In Beijing, a spokesman ..." speak for the state.

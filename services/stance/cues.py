@@ -59,7 +59,7 @@ _A = (
     r"(?:invasion|invading|attack|assault|aggression|war|offensive|incursion|military operation|operation"
     r"|annexation|violation|use of force|bombing|strikes|decision to go to war|military action|intervention)"
 )
-_GAP = r"(?:[\w'’,-]+\s+){0,%d}?"
+_GAP = r"(?:(?!but\b|while\b|whereas\b)[\w'’,-]+\s+){0,%d}?"  # never across "but"/"while"
 _WEAPONS = (
     r"(?:weapons|arms|missiles|tanks|artillery|howitzers|ammunition|shells|rocket launchers|drones"
     r"|air[- ]defen[cs]e\w*|stingers?|javelins|armou?red vehicles|helmets|S-300s?|military aid"
@@ -91,7 +91,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
-        r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) the use of force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
+        r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) (?:the|any) use of (?:armed )?force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
         r"|\bnot agree with an invasion|\b(?:not|never) (?:be |remain |stay )?neutral (?:in the face of|toward|towards|about|on)"
         r" (?:\w+\s+){0,2}?(?:aggression|invasion|war)|\b(?:war|act) of aggression\b|\bcrime of aggression\b"
         r"|\b(?:cannot|can not|could not|will not|would not|won't|does not|do not|never) accept (?:\w+\s+){0,3}?(?:invasion"
@@ -105,7 +105,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+"
         + _GAP % 6
         + r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
-        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))",
+        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))|\b{T} (?:must|should|has to|needs to) (?:immediately )?"
+        r"(?:withdraw|pull (?:out|back)|leave|end|stop)",
         OPP,
         2.4,
         negated=None,
@@ -177,7 +178,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "weapons",
         r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|hand\w* over|gave|give|giv\w+|provid\w+|donat\w+"
-        r"|transfer\w*|re-export\w*|pledg\w+|offer\w*)\s+" + _GAP % 8 + _WEAPONS + r"\b"
+        r"|transfer\w*|re-export\w*|pledg\w+|promis\w+|offer\w*)\s+" + _GAP % 8 + _WEAPONS + r"\b"
         r"|\b"
         + _WEAPONS
         + r"\s+"
@@ -253,7 +254,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|provid\w+|transfer\w*|sold|sell\w*|export\w*)\s+"
         + _GAP % 8
         + _WEAPONS
-        + r"\s+(?:[\w'’-]+\s+){0,3}?to (?:{T}|the Russian (?:army|military|forces|armed forces))\b",
+        + r"\s+(?:[\w'’-]+\s+){0,3}?to (?:(?:help|aid|assist|arm|support) )?(?:{T}|the Russian (?:army|military|forces"
+        r"|armed forces))\b",
         SUP,
         2.3,
         negated=None,
@@ -272,7 +274,7 @@ SPECS: tuple[CueSpec, ...] = (
         "vote-yes",
         r"\bvot\w+ (?:for|in favou?r|yes)\b|\bvoted with the majority\b|\bin the majority\b"
         r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
-        r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bdrafted the (?:\w+\s+){0,2}?(?:resolution|text)\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
+        r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bdrafted the (?:\w+\s+){0,2}?(?:resolution|text)\b|\bsupport for the (?:\w+\s+){0,2}?(?:resolution|text|motion|draft)(?:\s+[\w'’,-]+){0,6}?\s+came from\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
         OPP,
         2.2,
         negatable=False,
@@ -320,7 +322,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,3}?(?:tak\w+|choos\w+|pick\w*)"
         r" (?:a )?sides?\b|\b(?:not|never|n't|refus\w+ to|declin\w+ to|avoid\w*)\s+(?:\w+\s+){0,2}?choos\w* between\b"
         r"|\bnot (?:let (?:itself|themselves|\w+) )?be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
-        r"|\bneither (?:side|camp|bloc)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
+        r"|\bneither (?:side|camp|bloc)\b|\bjoin (?:any|either) (?:bloc|camp|side)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
         r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
         r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
         r"|\bon the side of peace\b|\bstay out of (?:a |the |this )?(?:\w+\s+){0,3}?(?:quarrel|conflict|war|fight)"
@@ -342,6 +344,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
         r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
         r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\b(?:settle|resolve) (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
+        r"|\b(?:resolv|settl|solv|end)\w* (?:\w+\s+){0,2}?(?:diplomatically|peacefully|through (?:dialogue|diplomacy|negotiations?"
+        r"|talks))"
         r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
         r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
         r"|\bto negotiate\b|\bkeep negotiating\b|\b(?:importance|need) (?:of|for) (?:\w+\s+){0,2}?(?:dialogue|diplomacy|negotiat\w+"
@@ -428,7 +432,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\bissued no (?:official )?(?:statement|reaction)|\boffered no (?:public |official )?reaction"
         r"|\bdeclin\w+ to comment\b|\b(?:kept|keeps|remained|remains|stayed) silent\b|\bsaid nothing\b"
         r"|\bstill (?:weighing|studying|considering|assessing)\b|\bundeclared\b|\bundecided\b|\byet to (?:take|state)"
-        r"|\bnot (?:yet )?(?:said|made) (?:anything|its position)|\bhas still not commented|\bnot commented\b"
+        r"|\bnot (?:yet )?(?:said|made) (?:anything|its position)|\bhas still not commented|\bnot (?:yet |publicly |officially )?commented\b"
         r"|\bset out its position only after\b|\bnot said a word\b|\bno stance\b|\bnot (?:yet )?(?:taken|stated) a"
         r"|\b(?:has|have|had) (?:not )?yet (?:stated|taken|set out|declared|announced|adopted)|\bnot set out any position|\bhave not said anything|\bnot said anything\b",
         UND,
@@ -522,6 +526,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "breach",
     ),
     "withdraw": (
+        "must",
+        "should",
+        "has to",
+        "needs to",
         "withdraw",
         "pull",
         "stop the",
@@ -699,6 +707,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "backed the",
         "sponsor",
         "drafted the",
+        "support for the",
         "support any resolution",
     ),
     "vote-no": (
@@ -729,6 +738,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "no-sides": (
         "on the fence",
         "between",
+        "join any",
+        "join either",
         "side",
         "drawn",
         "dragged",
@@ -766,6 +777,14 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "diplomacy",
         "settle",
         "resolve",
+        "resolved",
+        "resolving",
+        "settled",
+        "settling",
+        "solv",
+        "diplomatically",
+        "peacefully",
+        "through",
         "mediat",
         "broker",
         "offices",
@@ -881,6 +900,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "not taken",
         "not stated",
         "not commented",
+        "not publicly",
+        "not officially",
         "no official",
         "no public",
         "no statement",
