@@ -105,8 +105,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+"
         + _GAP % 6
         + r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
-        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))|\b{T} (?:must|should|has to|needs to) (?:immediately )?"
-        r"(?:withdraw|pull (?:out|back)|leave|end|stop)",
+        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))|\b(?:must|should|has to|needs to) (?:immediately |now )?"
+        r"(?:withdraw|pull (?:out|back)) (?:all )?(?:of )?(?:its |their )?(?:forces|troops|soldiers|army)",
         OPP,
         2.4,
         negated=None,
@@ -144,7 +144,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|ban\w* (?:\w+\s+){0,3}?imports of Russian|cut (?:\w+\s+){0,3}?imports of Russian"
         r"|export permits? for {T}|sanctions would (?:stay|remain) in place|export bans? (?:on|to|against)"
         r"|(?:stop\w*|suspend\w*|halt\w*) issuing visas to Russian|(?:suspend\w*|halt\w*) (?:\w+\s+){0,3}?visas? (?:for|to) Russian"
-        r"|(?:stop\w*|halt\w*|end\w*|phas\w+ out|ban\w*|cut\w*|reduc\w+) (?:\w+\s+){0,3}?(?:imports? of |importing "
+        r"|(?:stop\w*|halt\w*|phas\w+ out|ban\w*|cut\w*|reduc\w+) (?:\w+\s+){0,3}?(?:imports? of |importing "
         r"|purchases of |buying |dependence on )?Russian (?:oil|gas|coal|energy|crude|LNG|fuel)"
         r"|(?:halt\w*|suspend\w*|stop\w*|froze|freez\w+|block\w*|shelv\w+) (?:\w+\s+){0,3}?Nord Stream"
         r"|(?:special )?tribunal (?:\w+\s+){0,4}?(?:aggression|{T}|Russian)|(?:referr\w*|refer) (?:\w+\s+){0,4}?"
@@ -344,7 +344,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
         r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
         r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\b(?:settle|resolve) (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
-        r"|\b(?:resolv|settl|solv|end)\w* (?:\w+\s+){0,2}?(?:diplomatically|peacefully|through (?:dialogue|diplomacy|negotiations?"
+        r"|\b(?:resolv|settl|solv)\w* (?:\w+\s+){0,2}?(?:diplomatically|peacefully|through (?:dialogue|diplomacy|negotiations?"
         r"|talks))"
         r"|\bmediat\w+|\bbroker\w*\b|\bgood offices\b|\bpolitical settlement\b|\bdiplomatic solution\b"
         r"|\bnegotiated settlement\b|\b(?:channels|lines) (?:\w+\s+){0,4}?open\b|\bpush both toward\b|\bgo-between\b"
