@@ -24,7 +24,7 @@ GOV_NOUNS = (
 )
 _ADJ = (
     r"(?:(?:new|senior|top|own|former|acting|interim|assistant|deputy|current|official|then|military|foreign|"
-    r"information|economy|trade|finance|interior|energy|justice|defen[cs]e|"
+    r"information|economy|trade|finance|interior|energy|justice|defen[cs]e|transitional|caretaker|"
 )
 _ADJ += r"\w+-appointed)\s+)*"
 _GOV_AFTER = Caseless(

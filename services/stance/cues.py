@@ -88,7 +88,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "grave",
         r"\b(?:grave|flagrant|blatant|serious|clear|gross) (?:violation|breach)\b|\bbreach of (?:the UN Charter|"
-        r"the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
+        r"the Charter|international law)|\bviolation of (?:the UN Charter|the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
         r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) (?:the|any) use of (?:armed )?force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
@@ -143,6 +143,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|barred (?:\w+\s+){0,4}?(?:shipments|exports|imports)|expell\w+ (?:\w+\s+){0,2}?Russian diplomats"
         r"|ban\w* (?:\w+\s+){0,3}?imports of Russian|cut (?:\w+\s+){0,3}?imports of Russian"
         r"|export permits? for {T}|sanctions would (?:stay|remain) in place|export bans? (?:on|to|against)"
+        r"|ban\w* (?:\w+\s+){0,2}?exports (?:\w+\s+){0,2}?to (?:Russian|{T})"
         r"|(?:stop\w*|suspend\w*|halt\w*) issuing visas to Russian|(?:suspend\w*|halt\w*) (?:\w+\s+){0,3}?visas? (?:for|to) Russian"
         r"|(?:stop\w*|halt\w*|phas\w+ out|ban\w*|cut\w*|reduc\w+) (?:\w+\s+){0,3}?(?:imports? of |importing "
         r"|purchases of |buying |dependence on )?Russian (?:oil|gas|coal|energy|crude|LNG|fuel)"
@@ -179,6 +180,10 @@ SPECS: tuple[CueSpec, ...] = (
         "weapons",
         r"\b(?:sen[dt]\w*|suppl\w+|deliver\w*|ship\w*|hand\w* over|gave|give|giv\w+|provid\w+|donat\w+"
         r"|transfer\w*|re-export\w*|pledg\w+|promis\w+|offer\w*)\s+" + _GAP % 8 + _WEAPONS + r"\b"
+        r"|\b(?:bought|buy\w*|purchas\w+|paid for|pay\w* for|financ\w+|fund\w*)\s+"
+        + _GAP % 6
+        + _WEAPONS
+        + r"\s+(?:\w+\s+){0,3}?for {V}\b"
         r"|\b"
         + _WEAPONS
         + r"\s+"

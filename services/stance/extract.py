@@ -52,7 +52,8 @@ _OTHER_ACTOR = re.compile(
     r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b"
 )
 _OTHER_OBJECT = re.compile(
-    r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins)\s+$"
+    r"\b(?:of|to|in|at|with|from|on|toward|towards|than|join|joining|joined|joins|told|telling|urged|urging|warned"
+    r"|addressed|addressing|briefed|asked)\s+$"
 )
 # A party (the target or the other side) as the subject of its own clause: "Russian officials declined to
 # comment", "and Moscow denied it". A cue after it is the party's, not an earlier country's.
