@@ -260,7 +260,8 @@ SPECS: tuple[CueSpec, ...] = (
         + _GAP % 8
         + _WEAPONS
         + r"\s+(?:[\w'’-]+\s+){0,3}?to (?:(?:help|aid|assist|arm|support) )?(?:{T}|the Russian (?:army|military|forces"
-        r"|armed forces))\b",
+        r"|armed forces))\b|\b(?:that|which) (?:[\w'’-]+\s+){1,3}?(?:has |have |had )?(?:sent|supplied|shipped|delivered"
+        r"|sold|provided|transferred) (?:\w+\s+){0,2}?to (?:{T}|the Russian (?:army|military|forces|armed forces))\b",
         SUP,
         2.3,
         negated=None,
@@ -449,7 +450,8 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "copy",
         r"\bdid the same\b|\bdone (?:the same|likewise)\b|\bdid likewise\b|\bfollow\w* suit\b"
-        r"|\bdo (?:likewise|the same)\b|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
+        r"|\bdo (?:likewise|the same)\b|\bfollowed(?= (?:in|on|a|the next|within|shortly|soon|days|weeks|months|later|weeks)\b"
+        r"|[.,;])|\bas (?:did|was|were|has|have|had)\b|\b(?:was|were) joined by\b|\bjoined them\b|\bdone so\b|\bthe same way\b",
         None,
         0.0,
         COPY,
@@ -696,6 +698,13 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "jets",
         "launcher",
         "military equipment",
+        "sent",
+        "supplied",
+        "shipped",
+        "delivered",
+        "sold",
+        "provided",
+        "transferred",
     ),
     "echo-line": (
         "echo",
@@ -930,6 +939,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     "copy": (
         "same",
         "likewise",
+        "followed",
         "suit",
         "joined",
         "as did",

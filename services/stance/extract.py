@@ -48,7 +48,8 @@ _PLURAL_ANAPHOR = Caseless(
 # Non-country actors: a cue after one of these belongs to it, not to the country named earlier
 # ("Lukashenko said the war was forced on Moscow by Western governments that had been arming Kyiv").
 _OTHER_ACTOR = re.compile(
-    r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers)|the West|NATO"
+    r"\b(?:Western (?:governments|capitals|countries|allies|partners|nations|powers|diplomats|officials|envoys"
+    r"|leaders|ambassadors)|European (?:diplomats|officials|envoys)|the West|NATO"
     r"|the (?:EU|European Union|European Commission|African Union|Security Council|bloc))\b"
 )
 _OTHER_OBJECT = re.compile(
