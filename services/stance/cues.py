@@ -88,7 +88,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "grave",
         r"\b(?:grave|flagrant|blatant|serious|clear|gross) (?:violation|breach)\b|\bbreach of (?:the UN Charter|"
-        r"the Charter|international law)|\bviolation of (?:the UN Charter|the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
+        r"the Charter|international law)|\bviolation of (?:(?:every|the) (?:\w+ )?principles? of )?(?:the UN Charter|the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
         r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) (?:the|any) use of (?:armed )?force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
@@ -211,7 +211,8 @@ SPECS: tuple[CueSpec, ...] = (
         r"|officials|staff|spies|intelligence)|\border\w* (?:\w+\s+){0,3}?Russian (?:diplomats|envoys|embassy staff"
         r"|officials) to leave|\bdeclar\w+ (?:\w+\s+){0,3}?Russian (?:\w+\s+)?(?:diplomats?|ambassador|envoys?"
         r"|officials?) personae? non gratae?"
-        r"|\b(?:shut|clos\w*|bann\w*|barr\w*|den(?:y|ied|ies)) (?:\w+\s+){0,3}?airspace to (?:\w+\s+){0,2}?(?:Russian|{T})"
+        r"|\b(?:shut|clos\w*|bann\w*|barr\w*|den(?:y|ied|ies)) (?:\w+\s+){0,4}?(?:airspace|ports|straits|waters"
+        r"|harbou?rs) to (?:\w+\s+){0,2}?(?:Russian|{T})"
         r"|\brecall\w* (?:its|their|his|her|the) (?:\w+\s+)?(?:ambassador|envoy)s? (?:from|to|in) {T}\b"
         r"|\bsummon\w* (?:the )?Russian (?:ambassador|envoy|charg\w+)"
         r"|\b(?:sever\w*|cut|broke|break\w*|downgrad\w*|suspend\w*|froze|freez\w+) (?:\w+\s+){0,2}?(?:diplomatic )?"
@@ -412,7 +413,8 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "host-troops",
         r"\b(?:let|allow\w*|permit\w*|host\w*|carry\w*|carrying)\s+(?:\w+\s+){0,3}?Russian (?:troops|forces"
-        r"|units|columns|missiles|equipment|soldiers|jets)|\bfrom (?:Belarusian|its) (?:soil|territory)\b"
+        r"|units|columns|missiles|equipment|soldiers|jets)(?!\s+(?:\w+\s+){0,3}?in (?:Transnistria|Abkhazia|South Ossetia|(?:its |the )?"
+        r"breakaway|(?:its |the )?separatist))|\bfrom (?:Belarusian|its) (?:soil|territory)\b"
         r"|\bsuppl\w+ (?:\w+\s+){0,3}?to the Russian (?:army|military|forces)",
         SUP,
         2.2,
@@ -645,6 +647,10 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "order",
         "persona non",
         "airspace",
+        "ports",
+        "straits",
+        "waters",
+        "harbo",
         "recall",
         "summon",
         "relations with",
