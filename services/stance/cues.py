@@ -91,7 +91,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"the Charter|international law)|\bviolation of (?:(?:every|the) (?:\w+ )?principles? of )?(?:the UN Charter|the Charter|international law)|\bviolat\w+ (?:the UN Charter|international law|(?:Ukraine's |its )?sovereignty)"
         r"|\b(?:unprovoked|unjustified|unjustifiable|unlawful|illegal) (?:attack|invasion|war|assault|aggression)"
         r"|\begregious attack|\bbrutal (?:assault|attack|invasion)|\bunacceptable\b|\bwar crimes\b|\bPutin[’']s war\b"
-        r"|\bunprovoked and unlawful\b|\b(?:oppos\w*|reject\w*) (?:the|any) use of (?:armed )?force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
+        r"|\bunprovoked and unlawful\b|\breject\w* (?:{T}[’']s |the Russian )(?:aggression|invasion|attack|war)\b"
+        r"|\bcall\w* (?:the |{T}[’']s )?(?:invasion|war|attack|aggression)(?: of {V})? (?:an? )?(?:aberration|outrage|crime"
+        r"|disgrace|abomination|barbar\w+)|\b(?:oppos\w*|reject\w*) (?:the|any) use of (?:armed )?force\b|\bopposed to the invasion\b|\bagainst the invasion\b"
         r"|\bnot agree with an invasion|\b(?:not|never) (?:be |remain |stay )?neutral (?:in the face of|toward|towards|about|on)"
         r" (?:\w+\s+){0,2}?(?:aggression|invasion|war)|\b(?:war|act) of aggression\b|\bcrime of aggression\b"
         r"|\b(?:cannot|can not|could not|will not|would not|won't|does not|do not|never) accept (?:\w+\s+){0,3}?(?:invasion"
@@ -347,7 +349,8 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "dialogue",
         r"\b(?:call\w*|urg\w*|appeal\w*|press\w*|push\w*) (?:\w+\s+){0,5}?(?:for |to )?(?:dialogue|talks|restraint|"
-        r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy)"
+        r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy|agree an? (?:\w+ )?truce"
+        r"|an? (?:\w+ )?truce)"
         r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
         r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
         r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\b(?:settle|resolve) (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
@@ -382,6 +385,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\bnecessary (?:step|response|measure)\b|\bno (?:other )?choice\b|\bforced on {T}\b"
         r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
         r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b"
+        r"|\b(?:legitimate|justified|lawful|legal) (?:act of )?self-defen[cs]e\b|\bact of self-defen[cs]e\b"
         r"|\b{T} (?:\w+\s+){0,3}?(?:forced|compelled|obliged|provoked) (?:in)?to (?:act|respond|defend|intervene)",
         SUP,
         2.0,
@@ -396,7 +400,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b(?:NATO|the West|Western|Washington)[’']?s?\s+(?:[\w'’-]+\s+){0,6}?(?:provocations?|expansion|enlargement"
         r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked)"
         r"|\bbroken (?:\w+\s+){0,2}?promises\b|\b(?:NATO|the West)\b (?:\w+\s+){0,3}?(?:provoked|caused|started|left)"
-        r"|\bdouble standards\b|\bblame lies with\b|\broots of the crisis\b|\bpush(?:ing)? NATO\b",
+        r"|\bdouble standards\b|\bblame lies with\b|\broots of the crisis\b|\bpush(?:ing)? NATO\b"
+        r"|\b(?:NATO|the West|Washington|the U\.?S\.?|the United States|Western countries) (?:\w+\s+){0,2}?(?:was|were|is|are)"
+        r" (?:\w+\s+)?(?:responsible|to blame) for (?:the |this )?(?:war|conflict|crisis|fighting)",
         SUP,
         2.0,
         negated=None,
@@ -415,7 +421,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:let|allow\w*|permit\w*|host\w*|carry\w*|carrying)\s+(?:\w+\s+){0,3}?Russian (?:troops|forces"
         r"|units|columns|missiles|equipment|soldiers|jets)(?!\s+(?:\w+\s+){0,3}?in (?:Transnistria|Abkhazia|South Ossetia|(?:its |the )?"
         r"breakaway|(?:its |the )?separatist))|\bfrom (?:Belarusian|its) (?:soil|territory)\b"
-        r"|\bsuppl\w+ (?:\w+\s+){0,3}?to the Russian (?:army|military|forces)",
+        r"|\bsuppl\w+ (?:\w+\s+){0,3}?to the Russian (?:army|military|forces)"
+        r"|\b(?:deepen|expand|boost|strengthen|step\w* up)\w* (?:\w+\s+){0,2}?(?:military|defen[cs]e) (?:cooperation|ties|links"
+        r"|partnership) with {T}\b",
         SUP,
         2.2,
         negated=None,
@@ -528,6 +536,13 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "use of force",
         "opposed",
         "against the invasion",
+        "reject",
+        "aberration",
+        "outrage",
+        "crime",
+        "disgrace",
+        "abomination",
+        "barbar",
         "agree with an invasion",
         "neutral",
         "aggression",
@@ -783,6 +798,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "align",
     ),
     "dialogue": (
+        "truce",
         "dialogue",
         "importance",
         "need for",
@@ -862,6 +878,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "to call",
         "not call",
         "correction of history",
+        "self-defen",
         "military operation",
         "forced",
         "compelled",
@@ -869,6 +886,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "provoked",
     ),
     "blame-west": (
+        "responsible",
+        "to blame",
         "blam",
         "fault",
         "rooted",
@@ -898,6 +917,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
     ),
     "recognise": ("recogni",),
     "host-troops": (
+        "deepen",
+        "expand",
+        "boost",
+        "strengthen",
+        "step",
         "let ",
         "allow",
         "permit",
