@@ -64,6 +64,8 @@ _OBJECT_WORDS = frozenset(
         "beyond",
         "blaming",
         "blamed",
+        "followed",
+        "following",
         "blame",
         "accusing",
         "accused",

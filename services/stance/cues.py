@@ -386,6 +386,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\brefus\w+ to call (?:[\w'’]+\s+){0,6}?(?:an )?invasion|\bnot call (?:it|the \w+) an invasion"
         r"|\bcorrection of history\b|\bspecial military operation\b|\bas a military operation\b"
         r"|\b(?:legitimate|justified|lawful|legal) (?:act of )?self-defen[cs]e\b|\bact of self-defen[cs]e\b"
+        r"|\bdefend\w* (?:the |{T}[’']s )(?:invasion|war|offensive|military operation|annexation|attack)\b"
         r"|\b{T} (?:\w+\s+){0,3}?(?:forced|compelled|obliged|provoked) (?:in)?to (?:act|respond|defend|intervene)",
         SUP,
         2.0,
