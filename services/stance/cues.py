@@ -107,8 +107,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"\b(?:demand\w*|call\w* (?:on|for)|urg\w*|press\w*)\s+"
         + _GAP % 6
         + r"(?:withdraw\w*|pull\w* (?:its |their )?(?:forces|troops)?\s*(?:back|out)|stop the (?:offensive|war|attack)"
-        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))|\b(?:must|should|has to|needs to) (?:immediately |now )?"
-        r"(?:withdraw|pull (?:out|back)) (?:all )?(?:of )?(?:its |their )?(?:forces|troops|soldiers|army)",
+        r"|leave Ukraine|end (?:the|its) (?:war|invasion|aggression))",
         OPP,
         2.4,
         negated=None,
@@ -551,10 +550,6 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "breach",
     ),
     "withdraw": (
-        "must",
-        "should",
-        "has to",
-        "needs to",
         "withdraw",
         "pull",
         "stop the",
