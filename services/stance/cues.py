@@ -137,7 +137,8 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "sanction-direct",
         r"\b(?:sanction(?:ed|ing|s)?\s+(?:on\s+|against\s+)?(?:\w+\s+){0,3}?(?:{T}|Russian|Belarusian)"
-        r"|sanctioned by|sanctions list|financial penalties|freez\w+ (?:\w+\s+){0,4}?(?:assets|reserves)|froze\s+"
+        r"|sanctioned by|sanctions list|financial penalties|froz\w* (?:\w+\s+){0,3}?(?:accounts|funds|property) (?:\w+\s+){0,4}?"
+        r"(?:Russian|sanctioned|oligarchs?)|freez\w+ (?:\w+\s+){0,4}?(?:assets|reserves)|froze\s+"
         r"(?:\w+\s+){0,4}?(?:assets|reserves)|frozen (?:\w+\s+){0,4}?(?:assets|reserves)|asset freezes|export controls"
         r"|cut\w* (?:[\w'’]+\s+){0,6}?off from (?:SWIFT|the dollar|the global)|SWIFT ban|blocked counterparties"
         r"|banned (?:\w+\s+){0,4}?(?:Aeroflot|Russian)|closed (?:\w+\s+){0,3}?airspace to Russian"
@@ -188,7 +189,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\b"
         + _WEAPONS
         + r"\s+"
-        + _GAP % 5
+        + _GAP % 8
         + r"(?:sent|shipped|delivered|supplied|handed over|given|donated) "
         r"(?:\w+\s+){0,2}?to {V}|\barming {V}|\bmilitary (?:aid|funding|support) (?:to|for) {V}",
         OPP,
@@ -281,7 +282,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "vote-yes",
         r"\bvot\w+ (?:for|in favou?r|yes)\b|\bvoted with the majority\b|\bin the majority\b"
-        r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\bbacked the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
+        r"|\b(?:were|was) in favou?r\b|\bvotes? in favou?r\b|\b(?:backed|supported) the (?:\w+\s+){0,2}?(?:resolution|text|demand|call)"
         r"|\bco-?sponsor\w*|\bamong the sponsors\b|\bdrafted the (?:\w+\s+){0,2}?(?:resolution|text)\b|\bsupport for the (?:\w+\s+){0,2}?(?:resolution|text|motion|draft)(?:\s+[\w'’,-]+){0,6}?\s+came from\b|\bvot\w+ against {T}|\bvoted yes\b|\bsupport any resolution",
         OPP,
         2.2,
@@ -736,6 +737,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "majority",
         "favo",
         "backed the",
+        "supported the",
         "sponsor",
         "drafted the",
         "support for the",
