@@ -138,7 +138,7 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
                 heading = (
                     (roll_stance, structure.ROLL_STRENGTH, line)
                     if is_roll
-                    else _lead_heading(None, lead_pending, line)
+                    else _lead_heading(None, None if _CONTRAST_HEADING.search(raw) else lead_pending, line)
                 )
             else:
                 item_group = []
@@ -149,7 +149,13 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             heading = (roll_stance, structure.ROLL_STRENGTH, line)
             continue
         if structure.is_heading(raw, nxt):
-            heading = _lead_heading(_strongest(text, line_hits), lead_pending, line)
+            # "Many governments condemned the invasion. Others have been quieter:": the stance of an earlier
+            # sentence does not carry over a heading that sets its list apart from it.
+            last = line_sentences[index][-1] if line_sentences[index] else line
+            own = [h for h in line_hits if h.start >= last.start]
+            contrast = _CONTRAST_HEADING.search(text, last.start, last.end)
+            stance = _strongest(text, own if contrast else line_hits)
+            heading = _lead_heading(stance, None if contrast else lead_pending, line)
             continue
         if is_roll:
             for m in line_mentions:
@@ -184,6 +190,12 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
             _sentence(text, sent, line, mentions, starts, hits, hit_starts, cues, topic, state, item_group)
         lead_pending = state.pending if state.pending is not before else None
     return decide(text, state.evidence)
+
+
+_CONTRAST_HEADING = re.compile(
+    r"\b(?:[Ww]here|[Hh]ow|stands?|[Oo]thers?|[Rr]est|remaining|not|no|quiet\w*|yet|instead|[Hh]oldouts?|held|holding"
+    r"|[Bb]ut|while|[Uu]nlike|contrast|[Hh]owever|[Ee]xcept|still|undecided|silent|[Ff]ence)\b"
+)
 
 
 def _lead_heading(
