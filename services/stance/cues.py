@@ -317,6 +317,15 @@ SPECS: tuple[CueSpec, ...] = (
         negated=None,
     ),
     CueSpec(
+        "condemn-either",
+        r"\b(?:not|never|n't|declin\w+ to|refus\w+ to|avoid\w*|without) (?:\w+\s+)?(?:condemn\w*|criticis\w+|criticiz\w+"
+        r"|blam\w+) (?:either|neither|both)\b",
+        NEU,
+        2.6,
+        negatable=False,
+        priority=4,
+    ),
+    CueSpec(
         "neutral-status",
         r"\b(?:military|militarily|constitutional|constitutionally|traditional|traditionally|long-standing|permanent"
         r"|permanently|armed|official) neutral(?:ity)?\b|\bneutral(?:ity)? (?:\w+\s+){0,3}?(?:written into|enshrined in|"
@@ -333,7 +342,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|\bnot (?:let (?:itself|themselves|\w+) )?be (?:pushed|drawn|pulled|made|dragged) (?:in)?to\b|\bwill not be made to choose\b"
         r"|\bneither (?:side|camp|bloc)\b|\bjoin (?:any|either) (?:bloc|camp|side)\b|\b(?:either|any) camp\b|\bjoin a camp\b|\bbelong to no bloc\b"
         r"|\bno part in the (?:conflict|war)\b|\bparty to neither\b|\bnot a party to\b|\bnot become a party\b"
-        r"|\bnot (?:be )?with anyone\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
+        r"|\bnot (?:be )?with anyone\b|\bfriends (?:on|with|in) both sides\b|\bwith no one\b|\bsides? with no one\b|\bfriends with everyone\b"
         r"|\bon the side of peace\b|\bstay out of (?:a |the |this )?(?:\w+\s+){0,3}?(?:quarrel|conflict|war|fight)"
         r"|\bnot turn its back on either\b|\bmiddle (?:path|road|ground)\b|\bsupport both sides\b"
         r"|\b(?:without|not|avoid\w*|declin\w+ to|refus\w+ to) (?:naming|blaming|assigning blame|apportion\w* blame|"
@@ -352,7 +361,9 @@ SPECS: tuple[CueSpec, ...] = (
         r"a ceasefire|ceasefire|negotiat\w+|peace|de-escalation|an immediate halt|maximum restraint|diplomacy|agree an? (?:\w+ )?truce"
         r"|an? (?:\w+ )?truce)"
         r"|\b(?:exercise|show) restraint\b|\breturn to (?:diplomacy|dialogue|talks|the negotiating table)|\bintermediary\b"
-        r"|\bcease hostilities\b|\bcessation of hostilities\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
+        r"|\bcease hostilities\b|\bcessation of hostilities\b|\bnegotiated (?:end|solution|peace)\b"
+        r"|\b(?:call\w*|urg\w*) (?:on )?(?:both|all) (?:sides|parties)\b|\b(?:put forward|propos\w+|present\w+|unveil\w+"
+        r"|offer\w+) (?:\w+\s+){0,2}?peace (?:plan|proposal|initiative)\b|\bmaintain\w* (?:\w+\s+){0,2}?contacts? with both\b"
         r"|\bpeaceful (?:means|settlement|resolution|solution)\b|\b(?:settle|resolve) (?:\w+\s+){0,3}?(?:differences|dispute|quarrel)"
         r"|\b(?:resolv|settl|solv)\w* (?:\w+\s+){0,2}?(?:diplomatically|peacefully|through (?:dialogue|diplomacy|negotiations?"
         r"|talks))"
@@ -768,6 +779,11 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "balanced",
     ),
     "neutral-status": ("neutral",),
+    "condemn-either": (
+        "either",
+        "neither",
+        "both",
+    ),
     "no-sides": (
         "on the fence",
         "between",
@@ -830,6 +846,13 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "both",
         "go-between",
         "intermediary",
+        "negotiated",
+        "both",
+        "all sides",
+        "all parties",
+        "peace plan",
+        "peace proposal",
+        "peace initiative",
         "hostilities",
         "contact",
     ),
