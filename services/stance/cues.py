@@ -291,7 +291,7 @@ SPECS: tuple[CueSpec, ...] = (
     CueSpec(
         "vote-no",
         r"\bvot\w+ (?:no\b|against\b(?!\s+{T}))|\bjoined {T} in voting\b|\bvot\w+ with {T}\b"
-        r"|\bto a no\b|\bnay\b",
+        r"|\bto a no\b|\bnay\b|\boppos\w* the (?:\w+\s+){0,2}?(?:resolution|text|motion|draft)\b",
         SUP,
         2.2,
         negatable=False,
@@ -410,7 +410,7 @@ SPECS: tuple[CueSpec, ...] = (
         r"|hostile policy|hegemon\w*)\s+"
         r"(?:[\w'’]+\s+){0,6}?(?:NATO|the West|Western|Washington|the U\.?S\.?|the United States|{V})"
         r"|\b(?:NATO|the West|Western|Washington)[’']?s?\s+(?:[\w'’-]+\s+){0,6}?(?:provocations?|expansion|enlargement"
-        r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked)"
+        r"|encirclement|encroachment|march|bullying|promises|pushing|double standards|eastward|had lit|provoked|hegemony)"
         r"|\bbroken (?:\w+\s+){0,2}?promises\b|\b(?:NATO|the West)\b (?:\w+\s+){0,3}?(?:provoked|caused|started|left)"
         r"|\bdouble standards\b|\bblame lies with\b|\broots of the crisis\b|\bpush(?:ing)? NATO\b"
         r"|\b(?:NATO|the West|Washington|the U\.?S\.?|the United States|Western countries) (?:\w+\s+){0,2}?(?:was|were|is|are)"
@@ -758,6 +758,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "vot",
         "nay",
         "a no",
+        "oppos",
     ),
     "abstain": (
         "abstain",
@@ -907,6 +908,7 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
         "provoked",
     ),
     "blame-west": (
+        "hegemony",
         "responsible",
         "to blame",
         "blam",
