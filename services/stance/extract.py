@@ -83,6 +83,10 @@ _ATTRIBUTABLE = frozenset({STANCE, COPY, ENUM})
 _new = tuple.__new__  # ``_new(Evidence, (...))``: a named tuple without its Python-level ``__new__``
 
 
+# Longest heading-through-item evidence (characters) before the heading alone is used.
+MAX_STRUCTURAL_EVIDENCE = 400
+
+
 @dataclass
 class _State:
     focus: list[str] = field(default_factory=list)
@@ -175,7 +179,11 @@ def extract_stances(text: str, topic: Topic | None = None) -> list[Observation]:
                 if len(item_group) > 1:
                     state.last_group = list(item_group)
                 if heading and heading[0] is not None:
+                    # Evidence is the heading through the item when they sit together; for an item
+                    # far down a long list, the heading alone (not every item in between).
                     span = Span(heading[2].start, line.end)
+                    if span.end - span.start > MAX_STRUCTURAL_EVIDENCE:
+                        span = heading[2]
                     for code in item_group:
                         _add(state, code, heading[0], heading[1], span, False, structural=True)
                 body_start = lead[-1].end
