@@ -8,6 +8,6 @@ from __future__ import annotations
 from services.stance.extract import extract_stances
 from services.stance.topic import Topic, load_topic
 
-EXTRACTOR_VERSION = "rules-3"
+EXTRACTOR_VERSION = "rules-4"
 
 __all__ = ["EXTRACTOR_VERSION", "Topic", "extract_stances", "load_topic"]
