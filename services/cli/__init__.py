@@ -61,6 +61,17 @@ class StancewatchGroup(click.Group):
             raise click.ClickException(f"database unreachable or unusable: {reason}") from exc
 
 
+# `--format text|json` for commands whose output a person or a program may read (text by default).
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str))
 

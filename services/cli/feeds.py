@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import click
 
-from services.cli import AppContext, emit_json, main, pass_app
+from services.cli import AppContext, emit_json, format_option, main, pass_app
 from services.ingest import add_feed, feed_to_dict, list_feeds, remove_feed
-
-FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
 
 
 @main.group()
@@ -27,7 +18,7 @@ def feeds() -> None:
 @click.option(
     "--interval", type=click.IntRange(min=1), default=None, help="Seconds between polls (default 600)."
 )
-@FORMAT
+@format_option
 @pass_app
 def feeds_add(app: AppContext, url: str, interval: int | None, fmt: str) -> None:
     """Watch the feed at URL."""
@@ -52,7 +43,7 @@ def _when(value: str | None) -> str:
 
 
 @feeds.command("list")
-@FORMAT
+@format_option
 @pass_app
 def feeds_list(app: AppContext, fmt: str) -> None:
     """List feeds with status, last success, last error and next poll."""

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.changes import on_new_version
-from services.cli import AppContext, emit_json, main, pass_app
+from services.cli import AppContext, emit_json, format_option, main, pass_app
 from services.config import Settings
 from services.db import utcnow
 from services.delivery import attempt_deliveries, claim_due_deliveries, dispatch_events, make_webhook_client
@@ -47,14 +47,7 @@ def send_due_webhooks(factory: sessionmaker[Session], settings: Settings) -> int
     "--once", is_flag=True, help="Run one pass and exit (the only mode; workers poll continuously)."
 )
 @click.option("--all", "everything", is_flag=True, help="Poll every feed and re-check every article now.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option
 @pass_app
 def poll(app: AppContext, once: bool, everything: bool, fmt: str) -> None:
     """Poll due feeds and re-check due articles once, synchronously."""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from services.cli import AppContext, emit_json, main, pass_app
+from services.cli import AppContext, emit_json, format_option, main, pass_app
 from services.db import utcnow
 from services.errors import InvalidInputError
 from services.reextract import reextract
@@ -28,7 +28,7 @@ def parse_since(raw: str) -> datetime:
 @click.option("--article", "article_id", type=int, help="Only this article's versions.")
 @click.option("--since", help="Only versions fetched at or after this date/time (UTC).")
 @click.option("--notify", is_flag=True, help="Also send webhooks for the corrections (off by default).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option
 @pass_app
 def reextract_command(
     app: AppContext, article_id: int | None, since: str | None, notify: bool, fmt: str

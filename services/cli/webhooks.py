@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from services.changes import iso
-from services.cli import AppContext, emit_json, main, pass_app
+from services.cli import AppContext, emit_json, format_option, main, pass_app
 from services.db import utcnow
 from services.delivery import make_webhook_client, redeliver, send_test
 from services.models import EVENT_TYPES, WebhookDelivery
@@ -23,15 +23,6 @@ from services.subscriptions import (
     subscription_to_dict,
 )
 from services.types import Stance
-
-FORMAT = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
 
 
 @main.group()
@@ -60,7 +51,7 @@ def webhooks() -> None:
     "--event", "events", multiple=True, type=click.Choice(EVENT_TYPES), help="Only these event types."
 )
 @click.option("--description", help="A note for yourself.")
-@FORMAT
+@format_option
 @pass_app
 def webhooks_add(
     app: AppContext,
@@ -103,7 +94,7 @@ def _filters(data: dict[str, Any]) -> str:
 
 
 @webhooks.command("list")
-@FORMAT
+@format_option
 @pass_app
 def webhooks_list(app: AppContext, fmt: str) -> None:
     """List subscriptions (never their secrets): status, failing since, disabled reason."""
@@ -140,7 +131,7 @@ def webhooks_remove(app: AppContext, subscription_id: int) -> None:
 
 @webhooks.command("test")
 @click.argument("subscription_id", metavar="ID", type=int)
-@FORMAT
+@format_option
 @pass_app
 def webhooks_test(app: AppContext, subscription_id: int, fmt: str) -> None:
     """Send a webhook.test event to one subscription now and print the result."""
@@ -205,7 +196,7 @@ def _delivery_dict(delivery: WebhookDelivery) -> dict[str, Any]:
 @click.option("--status", type=click.Choice(DELIVERY_STATUSES), help="Only deliveries in this state.")
 @click.option("--webhook", "subscription_id", type=int, help="Only deliveries of this subscription.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@FORMAT
+@format_option
 @pass_app
 def webhooks_deliveries(
     app: AppContext, status: str | None, subscription_id: int | None, limit: int, fmt: str
