@@ -339,6 +339,21 @@ def _fetch_page(
     return _Fetched(state, result, error, body_hash, extracted, content_hash(extracted.text))
 
 
+def _recheck_for(
+    state: ArticleState, settings: Settings, *, now: datetime, changed: bool, retry_after: float | None = None
+) -> tuple[int, datetime | None]:
+    """``next_recheck`` for one article's loaded state under these settings."""
+    return next_recheck(
+        state.check_interval,
+        changed=changed,
+        feed_interval=state.feed_interval,
+        max_interval=settings.recheck_max_interval,
+        now=now,
+        recheck_until=state.recheck_until,
+        retry_after=retry_after,
+    )
+
+
 def _store_fetched(
     session_factory: sessionmaker[Session],
     fetched: _Fetched,
@@ -361,15 +376,7 @@ def _store_fetched(
         retry_after: float | None = None,
         cache: FetchResult | None = None,
     ) -> None:
-        interval, when = next_recheck(
-            state.check_interval,
-            changed=changed,
-            feed_interval=state.feed_interval,
-            max_interval=settings.recheck_max_interval,
-            now=now,
-            recheck_until=state.recheck_until,
-            retry_after=retry_after,
-        )
+        interval, when = _recheck_for(state, settings, now=now, changed=changed, retry_after=retry_after)
         record_check(
             db,
             article_id,
@@ -553,14 +560,7 @@ def check_articles(
                 if fetched.extracted is None and fetched.result is not None and not fetched.result.gone:
                     # Unchanged bytes or a 304: only the schedule moves, written below in one go.
                     state, result = fetched.state, fetched.result
-                    interval, when = next_recheck(
-                        state.check_interval,
-                        changed=False,
-                        feed_interval=state.feed_interval,
-                        max_interval=settings.recheck_max_interval,
-                        now=now,
-                        recheck_until=state.recheck_until,
-                    )
+                    interval, when = _recheck_for(state, settings, now=now, changed=False)
                     unchanged.append(
                         dict(
                             article_id=state.id,
